@@ -1,0 +1,1 @@
+"""Subcommands of the ``falsereject`` console command (one module each)."""

@@ -1,0 +1,109 @@
+"""LLM backends: one interface, many providers, the same wrappers around each.
+
+>>> from falsereject.llm import BackendConfig, build_backend
+>>> backend = build_backend(BackendConfig(provider="openai", model="m", base_url="http://127.0.0.1:8000/v1"))
+>>> # backend.generate([[{"role": "user", "content": "Hi"}]], max_tokens=32)
+
+``build_backend`` stacks: defaults/system prompt -> response cache -> concurrency bound ->
+retries -> provider. ``backend.usage`` counts the whole stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from falsereject.llm.base import Backend, Generation, Messages, UsageCounters, run_sync
+from falsereject.llm.config import BackendConfig
+from falsereject.llm.registry import create_provider, providers, register
+from falsereject.llm.wrappers import CachedBackend, LimitedBackend, RetryingBackend, _Wrapper
+
+__all__ = [
+    "Backend",
+    "BackendConfig",
+    "Generation",
+    "Messages",
+    "UsageCounters",
+    "add_backend_arguments",
+    "backend_config_from_arguments",
+    "build_backend",
+    "providers",
+    "register",
+    "run_sync",
+]
+
+
+class ConfiguredBackend(_Wrapper):
+    """Applies the config's default generation params and optional system prompt."""
+
+    def __init__(self, inner: Backend, config: BackendConfig):
+        super().__init__(inner)
+        self.config = config
+
+    @property
+    def label(self) -> str:
+        return self.inner.label
+
+    async def agenerate(self, messages: Messages, **params: Any) -> Generation:
+        merged = {**self.config.generation, **{k: v for k, v in params.items() if v is not None}}
+        if self.config.system_prompt and messages[0].get("role") != "system":
+            messages = [{"role": "system", "content": self.config.system_prompt}, *messages]
+        return await self.inner.agenerate(messages, **merged)
+
+
+def default_cache_dir() -> Path:
+    from falsereject.embedded import cache_root
+
+    return cache_root() / "llm"
+
+
+def build_backend(config: BackendConfig, *, provider: Backend | None = None) -> Backend:
+    """The full stack for ``config``; ``provider`` replaces the raw provider (tests)."""
+    raw = provider or create_provider(config)
+    stack: Backend = RetryingBackend(raw, max_retries=config.max_retries)
+    stack = LimitedBackend(stack, config.max_concurrency)
+    if (config.cache_dir or "").lower() not in ("off", "none", "false"):
+        cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+        model_id = config.model if not config.gguf_file else f"{config.model}::{config.gguf_file}"
+        stack = CachedBackend(stack, cache_dir / "responses.sqlite", model_id=model_id)
+    return ConfiguredBackend(stack, config)
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser, prefix: str = "", *, default_model: str | None = None) -> None:
+    """Add ``--{prefix}model/provider/base-url/...`` options describing one backend."""
+    group = parser.add_argument_group(f"{prefix.rstrip('-') or 'model'} backend")
+    p = f"--{prefix}"
+    group.add_argument(f"{p}model", default=default_model, help="model id, local folder, or 'embedded'")
+    group.add_argument(f"{p}provider", default=None, choices=providers(), help="backend provider")
+    group.add_argument(f"{p}base-url", default=None, help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1")
+    group.add_argument(f"{p}api-key-env", default=None, help="name of the env var holding the API key")
+    group.add_argument(f"{p}gguf-file", default=None, help="GGUF file inside the model folder/repo")
+    group.add_argument(f"{p}max-concurrency", type=int, default=None, help="requests in flight")
+    group.add_argument(f"{p}max-tokens", type=int, default=None, help="max new tokens per response")
+    group.add_argument(f"{p}temperature", type=float, default=None, help="0 = greedy (default)")
+    group.add_argument(f"{p}system-prompt", default=None, help="optional system prompt")
+    group.add_argument(f"{p}cache-dir", default=None, help="response cache folder ('off' disables)")
+
+
+def backend_config_from_arguments(args: argparse.Namespace, prefix: str = "", **defaults: Any) -> BackendConfig:
+    """Build a BackendConfig from :func:`add_backend_arguments` options (``prefix`` with '_')."""
+
+    def get(name: str) -> Any:
+        return getattr(args, f"{prefix}{name}", None)
+
+    model = get("model") or defaults.pop("model", "embedded")
+    provider = get("provider") or defaults.pop("provider", None)
+    base_url = get("base_url")
+    if provider is None:
+        provider = "openai" if base_url else "transformers"
+    generation = dict(defaults.pop("generation", {}))
+    if get("max_tokens") is not None:
+        generation["max_tokens"] = get("max_tokens")
+    if get("temperature") is not None:
+        generation["temperature"] = get("temperature")
+    fields: dict[str, Any] = {"provider": provider, "model": model, "base_url": base_url, "generation": generation}
+    for name in ("api_key_env", "gguf_file", "max_concurrency", "system_prompt", "cache_dir"):
+        if get(name) is not None:
+            fields[name] = get(name)
+    return BackendConfig(**{**defaults, **fields})

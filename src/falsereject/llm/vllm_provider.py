@@ -1,0 +1,100 @@
+"""``vllm``: vLLM's offline engine on a GPU (imported lazily; ``pip install 'falsereject[vllm]'``).
+
+Concurrent ``agenerate`` calls are collected and handed to ``LLM.chat`` as one list, which
+vLLM schedules with continuous batching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from falsereject.errors import UserError
+from falsereject.llm.base import Backend, Generation, Messages, check_messages
+from falsereject.llm.config import BackendConfig
+from falsereject.llm.registry import register
+
+
+class VLLMBackend(Backend):
+    provider = "vllm"
+
+    def __init__(self, config: BackendConfig):
+        super().__init__(config.model, max_concurrency=max(config.max_concurrency, 256))
+        self.config = config
+        self._llm = None
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Messages, dict[str, Any], asyncio.Future]] = []
+        self._worker: asyncio.Task | None = None
+
+    def load(self):
+        with self._lock:
+            if self._llm is None:
+                try:
+                    import torch
+                    from vllm import LLM
+                except ImportError:
+                    raise UserError("provider 'vllm' needs `pip install 'falsereject[vllm]'` on a GPU machine") from None
+                if not torch.cuda.is_available():
+                    raise UserError("provider 'vllm' needs a CUDA GPU; use provider 'transformers' on CPU")
+                kwargs: dict[str, Any] = {"model": self.config.model, "trust_remote_code": False}
+                if self.config.dtype != "auto":
+                    kwargs["dtype"] = self.config.dtype
+                self._llm = LLM(**kwargs)
+        return self._llm
+
+    async def agenerate(self, messages: Messages, **params: Any) -> Generation:
+        check_messages(messages)
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._pending.append((messages, params, fut))
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        while self._pending:
+            await asyncio.sleep(0.01)
+            params = self._pending[0][1]
+            batch = [p for p in self._pending if p[1] == params]
+            self._pending = [p for p in self._pending if p[1] != params]
+            try:
+                gens = await asyncio.to_thread(self._run, [m for m, _, _ in batch], params)
+            except Exception as exc:  # noqa: BLE001
+                for *_, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (_, _, fut), gen in zip(batch, gens, strict=True):
+                if not fut.done():
+                    fut.set_result(gen)
+
+    def _run(self, conversations: list[Messages], params: dict[str, Any]) -> list[Generation]:
+        from vllm import SamplingParams
+
+        llm = self.load()
+        sp = SamplingParams(
+            n=int(params.get("n") or 1),
+            temperature=float(params.get("temperature") or 0.0),
+            top_p=float(params.get("top_p") or 1.0),
+            max_tokens=int(params.get("max_tokens") or 256),
+            seed=params.get("seed"),
+            stop=params.get("stop"),
+        )
+        kwargs = {"chat_template": self.config.chat_template} if self.config.chat_template else {}
+        outputs = llm.chat(conversations, sp, use_tqdm=False, **kwargs)
+        return [
+            Generation(
+                texts=[c.text.strip() for c in o.outputs],
+                finish_reasons=[c.finish_reason or "stop" for c in o.outputs],
+                model=self.model,
+                prompt_tokens=len(o.prompt_token_ids or []),
+                completion_tokens=sum(len(c.token_ids) for c in o.outputs),
+            )
+            for o in outputs
+        ]
+
+
+@register("vllm")
+def _factory(config: BackendConfig) -> Backend:
+    return VLLMBackend(config)

@@ -1,0 +1,172 @@
+"""Wrappers that work around any provider: retries, a concurrency bound and a response cache.
+
+They are Backends themselves and share the wrapped provider's :class:`UsageCounters`, so
+``backend.usage`` on the outermost wrapper counts calls, cache hits, tokens, retries and
+failures of the whole stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from falsereject.errors import BackendError, TransientError
+from falsereject.llm.base import Backend, Generation, Messages
+
+
+class _Wrapper(Backend):
+    def __init__(self, inner: Backend):
+        super().__init__(inner.model, max_concurrency=inner.max_concurrency, usage=inner.usage)
+        self.inner = inner
+        self.provider = inner.provider
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class _WaitRetryAfter:
+    """tenacity wait: the server's Retry-After when given, else exponential backoff + jitter."""
+
+    def __init__(self, initial: float, maximum: float):
+        self.fallback = wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
+        self.maximum = maximum
+
+    def __call__(self, retry_state) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        hint = getattr(exc, "retry_after", None)
+        if hint is not None:
+            return min(float(hint), self.maximum)
+        return self.fallback(retry_state)
+
+
+class RetryingBackend(_Wrapper):
+    """Retries :class:`TransientError` with backoff; gives up with a :class:`BackendError`."""
+
+    def __init__(self, inner: Backend, *, max_retries: int = 5, initial_wait: float = 0.5, max_wait: float = 30.0):
+        super().__init__(inner)
+        self.max_retries = max_retries
+        self.wait = _WaitRetryAfter(initial_wait, max_wait)
+
+    async def agenerate(self, messages: Messages, **params: Any) -> Generation:
+        def count_retry(_state) -> None:
+            self.usage.retries += 1
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=self.wait,
+            before_sleep=count_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    self.usage.calls += 1
+                    gen = await self.inner.agenerate(messages, **params)
+        except TransientError as exc:
+            self.usage.failures += 1
+            raise BackendError(
+                f"{self.inner.label}: gave up after {self.max_retries + 1} attempts: {exc}"
+            ) from exc
+        except BackendError:
+            self.usage.failures += 1
+            raise
+        self.usage.add(gen)
+        return gen
+
+
+class LimitedBackend(_Wrapper):
+    """At most ``max_concurrency`` requests in flight, across every caller of this object."""
+
+    def __init__(self, inner: Backend, max_concurrency: int):
+        super().__init__(inner)
+        self.max_concurrency = max(1, max_concurrency)
+        self._sems: dict[int, asyncio.Semaphore] = {}
+
+    def _sem(self) -> asyncio.Semaphore:
+        # one semaphore per event loop (generate() runs a fresh loop each call)
+        loop = asyncio.get_running_loop()
+        sem = self._sems.get(id(loop))
+        if sem is None:
+            self._sems = {id(loop): (sem := asyncio.Semaphore(self.max_concurrency))}
+        return sem
+
+    async def agenerate(self, messages: Messages, **params: Any) -> Generation:
+        async with self._sem():
+            return await self.inner.agenerate(messages, **params)
+
+
+def cache_key(provider: str, model: str, messages: Messages, params: dict[str, Any]) -> str:
+    payload = json.dumps(
+        {"provider": provider, "model": model, "messages": messages, "params": params},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class CachedBackend(_Wrapper):
+    """Persistent SQLite response cache.
+
+    Key = sha256 of (provider, model, messages, generation params, sample index). A sampled
+    request (``temperature > 0``) is cached only when it names a ``seed`` or a
+    ``sample_index``: otherwise two samples would collapse into one. ``sample_index`` is
+    never sent to the provider.
+    """
+
+    def __init__(self, inner: Backend, path: str | Path, *, model_id: str | None = None):
+        super().__init__(inner)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.model_id = model_id or inner.model
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self._db.commit()
+
+    def _get(self, key: str) -> Generation | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
+        return Generation.from_dict(json.loads(row[0]), cached=True) if row else None
+
+    def _put(self, key: str, gen: Generation) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)",
+                (key, json.dumps(gen.to_dict(), ensure_ascii=False)),
+            )
+            self._db.commit()
+
+    async def agenerate(self, messages: Messages, **params: Any) -> Generation:
+        sampled = float(params.get("temperature") or 0) > 0
+        cacheable = not sampled or "seed" in params or "sample_index" in params
+        key = cache_key(self.provider, self.model_id, messages, params) if cacheable else None
+        if key is not None:
+            hit = self._get(key)
+            if hit is not None:
+                self.usage.cache_hits += 1
+                return hit
+        send = {k: v for k, v in params.items() if k != "sample_index"}
+        gen = await self.inner.agenerate(messages, **send)
+        if key is not None:
+            self._put(key, gen)
+        return gen
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        with self._lock:
+            self._db.close()
