@@ -16,6 +16,9 @@ from falsereject.errors import UserError
 
 #: subcommand modules, in the order ``--help`` lists them
 COMMANDS = [
+    "falsereject.commands.eval",
+    "falsereject.commands.leaderboard",
+    "falsereject.commands.compare",
     "falsereject.commands.generate",
     "falsereject.commands.embedded",
 ]

@@ -106,8 +106,16 @@ class LocalServer:
     benchmarks of the ``openai`` provider; needs ``pip install 'falsereject[serve]'``.
     """
 
-    def __init__(self, model_dir: str | Path, *, port: int | None = None, startup_timeout: float = 180.0):
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        port: int | None = None,
+        startup_timeout: float = 180.0,
+        extra_args: list[str] | None = None,
+    ):
         self.model_dir = str(model_dir)
+        self.extra_args = list(extra_args or [])
         self.port = port or free_port()
         self.startup_timeout = startup_timeout
         self.proc = None
@@ -130,7 +138,7 @@ class LocalServer:
         exe = shutil.which("transformers") or str(Path(sys.executable).parent / "transformers")
         self.log_path = Path(tempfile.mkstemp(prefix="falsereject-serve-", suffix=".log")[1])
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
-        cmd = [exe, "serve", self.model_dir, "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu"]
+        cmd = [exe, "serve", self.model_dir, "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", *self.extra_args]
         self.proc = subprocess.Popen(cmd, stdout=self.log_path.open("w"), stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +117,16 @@ class Backend(ABC):
     @abstractmethod
     async def agenerate(self, messages: Messages, **params: Any) -> Generation:
         """Answer one chat request."""
+
+    async def astream(self, messages: Messages, **params: Any) -> AsyncIterator[str]:
+        """Yield the answer to one chat request in pieces, as it is produced (first choice).
+
+        Providers that can stream (``transformers``) override this. The default answers with
+        :meth:`agenerate` (so wrappers, retries and the cache all apply) and yields the whole
+        text once: every backend can be streamed from, some just in one piece.
+        """
+        gen = await self.agenerate(messages, **params)
+        yield gen.text
 
     async def agenerate_many(
         self,

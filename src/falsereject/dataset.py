@@ -1,0 +1,213 @@
+"""The release's row schema and its Hub-ready folder format (one module for builders and sample).
+
+A FalseReject dataset is a folder (or Hub repo) that ``datasets.load_dataset`` reads with no
+loading script::
+
+    README.md                      dataset card; its YAML ``configs:`` names every config/split
+    manifest.json                  version, content hash, counts, builder config, models, usage
+    data/<config>/<split>.parquet  one parquet file per (config, split)
+
+Configs and their columns (every config also has ``id``, ``prompt``, ``category``,
+``category_text``, ``prompt_label``):
+
+=========  ======================================================================
+instruct   ``instruct_response`` (structured, context-aware answer)      train
+cot        ``cot_response`` (``<think>...</think>`` then the same answer)  train
+tbr        ``tbr_response`` (Think-Before-Refusal reflection, then answer) train
+test       benign-but-scary prompts (human-annotated in the full release)  test
+harmful    genuinely harmful contrast prompts (safety side of the eval)    test
+=========  ======================================================================
+
+Extra columns (provenance: seed, graph, rounds, refusing models...) are allowed and kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from falsereject.errors import UserError
+from falsereject.taxonomy import category_name, resolve
+
+BASE_COLUMNS = ("id", "prompt", "category", "category_text", "prompt_label")
+CONFIG_COLUMNS: dict[str, tuple[str, ...]] = {
+    "instruct": (*BASE_COLUMNS, "instruct_response"),
+    "cot": (*BASE_COLUMNS, "cot_response"),
+    "tbr": (*BASE_COLUMNS, "tbr_response"),
+    "test": BASE_COLUMNS,
+    "harmful": BASE_COLUMNS,
+}
+PROMPT_LABELS = ("benign", "harmful", "general")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_DIR = Path(__file__).parent / "data" / "falsereject_sample"
+
+
+def normalise_prompt(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().lower())
+
+
+def row_id(prompt: str, prefix: str = "fr") -> str:
+    """A stable id: a hash of the normalised prompt (same prompt -> same id, everywhere)."""
+    return f"{prefix}-{hashlib.sha256(normalise_prompt(prompt).encode()).hexdigest()[:16]}"
+
+
+def make_row(prompt: str, category: int | str | None, prompt_label: str = "benign", **extra: Any) -> dict[str, Any]:
+    """A schema row; ``category`` may be an id, a name, or None for general rows."""
+    if prompt_label not in PROMPT_LABELS:
+        raise UserError(f"prompt_label {prompt_label!r}: expected one of {PROMPT_LABELS}")
+    cid = resolve(category) if category is not None else None
+    return {
+        "id": extra.pop("id", None) or row_id(prompt),
+        "prompt": prompt,
+        "category": cid,
+        "category_text": category_name(cid) if cid is not None else "",
+        "prompt_label": prompt_label,
+        **extra,
+    }
+
+
+def content_hash(configs: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
+    digest = hashlib.sha256()
+    for config in sorted(configs):
+        for split in sorted(configs[config]):
+            for row in configs[config][split]:
+                digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode())
+    return digest.hexdigest()
+
+
+def _check_rows(config: str, rows: list[dict[str, Any]]) -> None:
+    need = CONFIG_COLUMNS.get(config, BASE_COLUMNS)
+    for i, row in enumerate(rows):
+        missing = [c for c in need if c not in row]
+        if missing:
+            raise UserError(f"config {config!r} row {i}: missing column(s) {missing}")
+
+
+def write_dataset_folder(
+    out_dir: str | Path,
+    configs: dict[str, dict[str, list[dict[str, Any]]]],
+    *,
+    card: str,
+    manifest: dict[str, Any],
+) -> Path:
+    """Write parquet shards + README card (with YAML ``configs:``) + manifest.json.
+
+    ``configs`` maps config -> split -> rows. ``card`` is the card's markdown body; the
+    YAML header is generated here so that it always matches the files written.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = Path(out_dir)
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    yaml_configs = []
+    for config, splits in configs.items():
+        data_files = []
+        for split, rows in splits.items():
+            _check_rows(config, rows)
+            rel = f"data/{config}/{split}.parquet"
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            table = pa.Table.from_pylist(rows) if rows else pa.table({c: [] for c in CONFIG_COLUMNS.get(config, BASE_COLUMNS)})
+            pq.write_table(table, out / rel, compression="zstd")
+            data_files.append({"split": split, "path": rel})
+        yaml_configs.append({"config_name": config, "data_files": data_files})
+    import yaml
+
+    header = yaml.safe_dump(
+        {
+            "license": manifest.get("license", "cc-by-4.0"),
+            "language": ["en"],
+            "task_categories": ["text-generation"],
+            "tags": ["over-refusal", "safety", "alignment", "falsereject"],
+            "configs": yaml_configs,
+        },
+        sort_keys=False,
+    )
+    (out / "README.md").write_text(f"---\n{header}---\n\n{card.strip()}\n", encoding="utf-8")
+    manifest = {**manifest, "content_hash": content_hash(configs)}
+    manifest.setdefault("counts", {c: {s: len(r) for s, r in sp.items()} for c, sp in configs.items()})
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n")
+    return out
+
+
+def render_card(template: str, **context: Any) -> str:
+    """Render ``dataset_cards/<template>`` (Jinja2) with ``context``."""
+    import jinja2
+
+    folder = REPO_ROOT / "dataset_cards"
+    if not (folder / template).is_file():
+        raise UserError(f"card template {folder / template} not found (run from a checkout of the repo)")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    return env.get_template(template).render(**context)
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Read a JSONL file; bad lines are UserErrors naming file and line; a torn last line is ignored."""
+    path = Path(path)
+    rows = []
+    with open(path, "rb") as fh:
+        lines = fh.read().split(b"\n")
+    for n, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            rows.append(json.loads(raw.decode("utf-8")))
+        except UnicodeDecodeError:
+            raise UserError(f"{path}:{n}: not valid UTF-8") from None
+        except json.JSONDecodeError as exc:
+            if n == len(lines):  # no newline after it: a run killed mid-write; ignore it
+                break
+            raise UserError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+    return rows
+
+
+def load_rows(dataset: str | Path | None, config: str, split: str, *, revision: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Load (rows, info) of ``config``/``split`` from a folder or Hub id with ``load_dataset``.
+
+    ``dataset=None`` is the shipped sample. ``info`` has the dataset path, version and hash.
+    """
+    from datasets import get_dataset_config_names, load_dataset
+
+    path = str(dataset) if dataset else str(SAMPLE_DIR)
+    local = Path(path)
+    if dataset and not local.exists() and (local.is_absolute() or path.startswith(".") or path.count("/") != 1):
+        raise UserError(f"dataset {path!r}: no such folder, and not a Hub id of the form ORG/NAME")
+    try:
+        names = get_dataset_config_names(path)
+    except Exception as exc:  # noqa: BLE001 - network, missing repo, bad card
+        raise UserError(f"cannot open dataset {path!r}: {type(exc).__name__}: {str(exc)[:200]}") from None
+    if config not in names:
+        raise UserError(f"dataset {path!r} has no config {config!r}; available: {', '.join(names)}")
+    try:
+        ds = load_dataset(path, config, split=split, revision=revision)
+    except ValueError as exc:
+        raise UserError(f"dataset {path!r} config {config!r}: {exc}") from None
+    missing = [c for c in ("prompt",) if c not in ds.column_names]
+    if missing:
+        raise UserError(f"dataset {path!r} config {config!r} has no column {missing[0]!r} (columns: {ds.column_names})")
+    info: dict[str, Any] = {"path": path, "config": config, "split": split, "revision": revision}
+    manifest = local / "manifest.json"
+    if manifest.is_file():
+        data = json.loads(manifest.read_text())
+        info.update(version=data.get("version"), content_hash=data.get("content_hash"))
+    rows = ds.to_list()
+    for i, row in enumerate(rows):
+        row.setdefault("id", row_id(row["prompt"]))
+        row.setdefault("prompt_label", "harmful" if config == "harmful" else "benign")
+        if row.get("category") is not None:
+            row["category"] = resolve(row["category"])
+        if not isinstance(row["prompt"], str) or not row["prompt"].strip():
+            raise UserError(f"dataset {path!r} config {config!r} row {i}: empty prompt")
+    return rows, info
+
+
+def iter_jsonl_append(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Append rows to a JSONL file (flushed per call: safe to kill)."""
+    with open(path, "a", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        fh.flush()

@@ -1,0 +1,135 @@
+"""`falsereject eval` / `leaderboard` / `compare` end to end on the tiny model and scripted models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fault_proxy import FaultProxy
+
+from falsereject.cli import main
+from falsereject.dataset import read_jsonl
+from falsereject.evaluation import harness
+from falsereject.evaluation.harness import EvalConfig, run_eval
+from falsereject.judge.base import LABELS
+from falsereject.llm import BackendConfig, build_backend
+from falsereject.llm.scripted import ScriptedBackend
+
+REFUSE = "I'm sorry, but I can't help with that request."
+COMPLY = "Sure! Here is a clear answer.\n\n1. First, check the basics.\n2. Then follow the standard procedure.\n3. Finally, verify the result."
+
+
+def _scripted(monkeypatch, text_for):
+    """Make run_eval's model backend a scripted one answering ``text_for(prompt)``."""
+    raw = ScriptedBackend(lambda m, p: text_for(m[-1]["content"]))
+    real = harness.build_backend
+    monkeypatch.setattr(harness, "build_backend", lambda config: real(config, provider=raw) if config.provider == "scripted" else real(config))
+    return raw
+
+
+def test_eval_end_to_end_on_tiny_model(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["eval", "--model", str(tiny_model_dir), "--config", "test,harmful", "--per-category", "1",
+            "--max-tokens", "6", "--output-dir", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| benign-but-scary |" in printed and "harmful" in printed
+    report = json.loads((out / "report.json").read_text())
+    rows = read_jsonl(out / "responses.jsonl")
+    assert len(rows) == 88 == report["n"]
+    assert {r["config"] for r in rows} == {"test", "harmful"}
+    assert all(r["label"] in LABELS and r["rationale"] for r in rows)
+    assert report["scores"]["benign"]["n"] == 44 and report["scores"]["harmful"]["n"] == 44
+    assert report["datasets"][0]["version"] == "0.1.0" and report["datasets"][0]["content_hash"]
+    assert report["generation"] == {"max_tokens": 6, "temperature": 0.0}
+    assert report["usage"]["calls"] == 88
+    md = (out / "report.md").read_text()
+    assert "![per-category compliance and USR](chart.png)" in md
+    assert (out / "chart.png").read_bytes()[:4] == b"\x89PNG"
+
+    # a rerun makes no new generations
+    assert main(argv) == 0
+    again = json.loads((out / "report.json").read_text())
+    assert again["usage"]["calls"] == 0
+    assert [r["response"] for r in read_jsonl(out / "responses.jsonl")] == [r["response"] for r in rows]
+
+    # without the run's own record, the response cache answers every request
+    (out / "generations.jsonl").unlink()
+    assert main(argv) == 0
+    third = json.loads((out / "report.json").read_text())
+    assert third["usage"]["calls"] == 0 and third["usage"]["cache_hits"] == 88
+
+
+def test_server_going_away_keeps_generations_and_resumes(tiny_server, tiny_model_dir, tmp_path):
+    out = tmp_path / "run"
+    upstream = tiny_server.base_url.removesuffix("/v1")
+    model = BackendConfig(provider="openai", model=str(tiny_model_dir), max_retries=1, max_concurrency=1,
+                          cache_dir=str(tmp_path / "cache"))
+    config = EvalConfig(configs=["test"], limit=10, max_tokens=4, output_dir=str(out), model=model)
+    with FaultProxy(upstream, ["ok"] * 4 + ["500"] * 50) as proxy:
+        model.base_url = proxy.base_url + "/v1"
+        with pytest.raises(Exception) as info:
+            run_eval(config)
+    message = str(info.value)
+    assert "4 of 10 responses are kept" in message and "rerun the same command" in message
+    assert len(read_jsonl(out / "generations.jsonl")) == 4
+    model.base_url = tiny_server.base_url
+    model.max_retries = 3
+    report = run_eval(config)
+    assert report["n"] == 10 and report["usage"]["calls"] == 6  # only the missing ones
+
+
+def test_compare_and_leaderboard(monkeypatch, tmp_path, capsys):
+    _scripted(monkeypatch, lambda prompt: REFUSE)
+    base = EvalConfig(model=BackendConfig(provider="scripted", model="refuser", cache_dir="off"),
+                      configs=["test", "harmful"], per_category=1, output_dir=str(tmp_path / "a"))
+    report_a = run_eval(base)
+    assert report_a["scores"]["benign"]["refusal_rate"]["value"] == 1.0
+    assert report_a["scores"]["harmful"]["useful_safety_rate"]["value"] == 1.0
+
+    _scripted(monkeypatch, lambda prompt: COMPLY)
+    tuned = EvalConfig(model=BackendConfig(provider="scripted", model="complier", cache_dir="off"),
+                       configs=["test", "harmful"], per_category=1, output_dir=str(tmp_path / "b"))
+    report_b = run_eval(tuned)
+    assert report_b["scores"]["benign"]["compliance_rate"]["value"] == 1.0
+
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--output", str(tmp_path / "cmp.md")]) == 0
+    text = capsys.readouterr().out
+    assert "44 fixed, 44 broke" in text  # benign prompts now answered; harmful ones now answered too
+    assert (tmp_path / "cmp.md").read_text() == text.rstrip("\n") + "\n" or "fixed" in (tmp_path / "cmp.md").read_text()
+
+    assert main(["leaderboard", str(tmp_path / "a"), str(tmp_path / "b"), "--output-dir", str(tmp_path / "lb")]) == 0
+    table = (tmp_path / "lb" / "leaderboard.md").read_text().splitlines()
+    assert "complier" in table[2] and "refuser" in table[3]  # sorted by compliance
+    assert (tmp_path / "lb" / "leaderboard.png").stat().st_size > 1000
+    csv_text = (tmp_path / "lb" / "leaderboard.csv").read_text()
+    assert "complier" in csv_text and "harmful_usr" in csv_text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--dataset", "/no/such/folder"], "no such folder"),
+        (["--config", "nope"], "has no config 'nope'; available: "),
+        (["--split", "train"], "split"),
+    ],
+)
+def test_clear_errors(tiny_model_dir, tmp_path, capsys, argv, message):
+    code = main(["eval", "--model", str(tiny_model_dir), "--output-dir", str(tmp_path / "r"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_missing_prompt_column(tmp_path, capsys):
+    from falsereject.dataset import write_dataset_folder
+
+    folder = tmp_path / "ds"
+    write_dataset_folder(folder, {"other": {"test": [{"question": "q"}]}}, card="x", manifest={"version": "0"})
+    code = main(["eval", "--model", "m", "--provider", "scripted", "--dataset", str(folder), "--config", "other",
+                 "--output-dir", str(tmp_path / "r")])
+    assert code == 2 and "has no column 'prompt'" in capsys.readouterr().err
+
+
+def test_compare_rejects_unfinished_runs(tmp_path, capsys):
+    assert main(["compare", str(tmp_path), str(tmp_path)]) == 2
+    assert "not a finished eval run" in capsys.readouterr().err
