@@ -22,8 +22,8 @@ def test_committed_folder_matches_its_sources(tmp_path):
 
 
 @pytest.mark.parametrize(("config", "split", "minimum"), [("test", "test", 220), ("harmful", "test", 88), ("instruct", "train", 200)])
-def test_loads_with_load_dataset(config, split, minimum):
-    ds = load_dataset(str(SAMPLE_DIR), config, split=split)
+def test_loads_with_load_dataset(config, split, minimum, tmp_path):
+    ds = load_dataset(str(SAMPLE_DIR), config, split=split, cache_dir=str(tmp_path))
     assert len(ds) >= minimum
     assert {"id", "prompt", "category", "category_text", "prompt_label"} <= set(ds.column_names)
     assert len(set(ds["id"])) == len(ds), "ids are unique"

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -182,19 +183,24 @@ def load_rows(dataset: str | Path | None, config: str, split: str, *, revision: 
         raise UserError(f"cannot open dataset {path!r}: {type(exc).__name__}: {str(exc)[:200]}") from None
     if config not in names:
         raise UserError(f"dataset {path!r} has no config {config!r}; available: {', '.join(names)}")
-    try:
-        ds = load_dataset(path, config, split=split, revision=revision)
-    except ValueError as exc:
-        raise UserError(f"dataset {path!r} config {config!r}: {exc}") from None
-    missing = [c for c in ("prompt",) if c not in ds.column_names]
-    if missing:
-        raise UserError(f"dataset {path!r} config {config!r} has no column {missing[0]!r} (columns: {ds.column_names})")
+    # A local folder is read through a throw-away cache: datasets 5.2 keys the cache of a
+    # README-declared config by its name only, so a folder rebuilt in place would otherwise
+    # be served stale (and fail its split-size check). These folders are small.
+    with tempfile.TemporaryDirectory(prefix="falsereject-ds-") as tmp:
+        kwargs = {"cache_dir": tmp, "keep_in_memory": True} if local.exists() else {}
+        try:
+            ds = load_dataset(path, config, split=split, revision=revision, **kwargs)
+        except ValueError as exc:
+            raise UserError(f"dataset {path!r} config {config!r}: {exc}") from None
+        rows = ds.to_list()
+        columns = ds.column_names
+    if "prompt" not in columns:
+        raise UserError(f"dataset {path!r} config {config!r} has no column 'prompt' (columns: {columns})")
     info: dict[str, Any] = {"path": path, "config": config, "split": split, "revision": revision}
     manifest = local / "manifest.json"
     if manifest.is_file():
         data = json.loads(manifest.read_text())
         info.update(version=data.get("version"), content_hash=data.get("content_hash"))
-    rows = ds.to_list()
     for i, row in enumerate(rows):
         row.setdefault("id", row_id(row["prompt"]))
         row.setdefault("prompt_label", "harmful" if config == "harmful" else "benign")
