@@ -22,8 +22,11 @@ COMPLY = "Sure! Here is a clear answer.\n\n1. First, check the basics.\n2. Then 
 def _scripted(monkeypatch, text_for):
     """Make run_eval's model backend a scripted one answering ``text_for(prompt)``."""
     raw = ScriptedBackend(lambda m, p: text_for(m[-1]["content"]))
-    real = harness.build_backend
-    monkeypatch.setattr(harness, "build_backend", lambda config: real(config, provider=raw) if config.provider == "scripted" else real(config))
+
+    def build(config):
+        return build_backend(config, provider=raw) if config.provider == "scripted" else build_backend(config)
+
+    monkeypatch.setattr(harness, "build_backend", build)
     return raw
 
 
@@ -96,7 +99,7 @@ def test_compare_and_leaderboard(monkeypatch, tmp_path, capsys):
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--output", str(tmp_path / "cmp.md")]) == 0
     text = capsys.readouterr().out
     assert "44 fixed, 44 broke" in text  # benign prompts now answered; harmful ones now answered too
-    assert (tmp_path / "cmp.md").read_text() == text.rstrip("\n") + "\n" or "fixed" in (tmp_path / "cmp.md").read_text()
+    assert "44 fixed, 44 broke" in (tmp_path / "cmp.md").read_text()
 
     assert main(["leaderboard", str(tmp_path / "a"), str(tmp_path / "b"), "--output-dir", str(tmp_path / "lb")]) == 0
     table = (tmp_path / "lb" / "leaderboard.md").read_text().splitlines()
@@ -121,10 +124,15 @@ def test_clear_errors(tiny_model_dir, tmp_path, capsys, argv, message):
 
 
 def test_missing_prompt_column(tmp_path, capsys):
-    from falsereject.dataset import write_dataset_folder
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     folder = tmp_path / "ds"
-    write_dataset_folder(folder, {"other": {"test": [{"question": "q"}]}}, card="x", manifest={"version": "0"})
+    (folder / "data").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([{"question": "q"}]), folder / "data" / "test.parquet")
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n- config_name: other\n  data_files:\n  - split: test\n    path: data/test.parquet\n---\n"
+    )
     code = main(["eval", "--model", "m", "--provider", "scripted", "--dataset", str(folder), "--config", "other",
                  "--output-dir", str(tmp_path / "r")])
     assert code == 2 and "has no column 'prompt'" in capsys.readouterr().err
