@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ from falsereject.llm.config import BackendConfig
 from falsereject.llm.registry import register
 
 DEFAULT_MAX_TOKENS = 256
+# One model load at a time in the whole process: two `from_pretrained` calls running in
+# different threads leave meta tensors behind (transformers 5), breaking every later load.
+_LOAD_ALL = threading.Lock()
 
 
 @dataclass
@@ -45,6 +49,7 @@ class TransformersBackend(Backend):
         self._gen_lock = threading.Lock()
         self._pending: list[_Request] = []
         self._worker: asyncio.Task | None = None
+        self._stream_batcher = None  # created by the first astream() call
 
     # -- loading -------------------------------------------------------------------------
     def _resolve(self) -> tuple[str, str | None]:
@@ -56,7 +61,9 @@ class TransformersBackend(Backend):
 
     def load(self) -> None:
         """Load model and tokenizer (first call only; thread-safe)."""
-        with self._load_lock:
+        if self._model is not None:  # loaded: no need to wait for another backend's load
+            return
+        with self._load_lock, _LOAD_ALL:
             if self._model is not None:
                 return
             import torch
@@ -180,6 +187,19 @@ class TransformersBackend(Backend):
                 )
             )
         return results
+
+    # -- streaming -----------------------------------------------------------------------
+    async def astream(self, messages: Messages, **params: Any) -> AsyncIterator[str]:
+        """Stream one answer as it is generated; concurrent streams are batched together.
+
+        See :mod:`falsereject.llm.transformers_streaming` (used by the Space).
+        """
+        from falsereject.llm.transformers_streaming import StreamBatcher
+
+        if self._stream_batcher is None:
+            self._stream_batcher = StreamBatcher(self)
+        async for piece in self._stream_batcher.stream(messages, params):
+            yield piece
 
 
 def _eos_ids(model, tok) -> set[int]:

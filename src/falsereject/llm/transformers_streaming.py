@@ -1,0 +1,187 @@
+"""Token-by-token streaming for the ``transformers`` provider, batched.
+
+Concurrent :meth:`TransformersBackend.astream` calls with the same generation params are cut
+into one batch (up to ``batch_size``), like ``agenerate`` calls are, and generated together;
+a streamer receives every step's new tokens and sends each row's new text to its own caller.
+So the Space's two columns, when they run the same local model (e.g. with and without a
+system prompt), stream side by side at the cost of about one generation, not two in turn.
+
+Text is released a word at a time (up to the last whitespace, as ``TextIteratorStreamer``
+does), holding back enough characters to cut a ``stop`` string cleanly. A caller that stops
+reading (timeout, client gone) has its row stopped at the next token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from falsereject.llm.base import Messages, check_messages
+
+if TYPE_CHECKING:
+    from falsereject.llm.transformers_provider import TransformersBackend
+
+_END = object()
+
+
+@dataclass(eq=False)
+class _Stream:
+    messages: Messages
+    params: dict[str, Any]
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    # filled in by the generating thread
+    ids: list[int] = field(default_factory=list)
+    sent: int = 0
+    done: bool = False
+    ended: bool = False
+
+    def send(self, item: Any) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+    def end(self) -> None:
+        """Close this caller's stream now (its row is finished; the batch may go on)."""
+        if not self.ended:
+            self.ended = True
+            self.send(_END)
+
+
+def _key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+class StreamBatcher:
+    """Queues stream requests for one backend and generates them in batches."""
+
+    def __init__(self, backend: TransformersBackend):
+        self.backend = backend
+        self.pending: list[_Stream] = []
+        self.worker: asyncio.Task | None = None
+
+    async def stream(self, messages: Messages, params: dict[str, Any]) -> AsyncIterator[str]:
+        check_messages(messages)
+        loop = asyncio.get_running_loop()
+        request = _Stream(messages, dict(params), loop)
+        self.pending.append(request)
+        if self.worker is None or self.worker.done() or self.worker.get_loop() is not loop:
+            self.worker = loop.create_task(self._drain())
+        try:
+            while (item := await request.queue.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            request.cancelled.set()
+
+    async def _drain(self) -> None:
+        while self.pending:
+            await asyncio.sleep(0.02)  # let concurrent callers join the batch
+            key = _key(self.pending[0].params)
+            batch = [r for r in self.pending if _key(r.params) == key][: self.backend.batch_size]
+            self.pending = [r for r in self.pending if r not in batch]
+            batch = [r for r in batch if not r.cancelled.is_set()]
+            if batch:
+                await asyncio.to_thread(self._generate, batch)
+
+    # -- in the generating thread ------------------------------------------------------
+    def _generate(self, batch: list[_Stream]) -> None:
+        try:
+            self._generate_batch(batch)
+        except BaseException as exc:  # noqa: BLE001 - handed to every caller still reading
+            for r in batch:
+                if not r.ended:
+                    r.send(exc)
+        finally:
+            for r in batch:
+                r.end()
+
+    def _generate_batch(self, batch: list[_Stream]) -> None:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+        from transformers.generation.streamers import BaseStreamer
+
+        from falsereject.llm.transformers_provider import DEFAULT_MAX_TOKENS, _eos_ids
+
+        backend = self.backend
+        backend.load()
+        tok, model = backend._tokenizer, backend._model
+        params = batch[0].params
+        stops = params.get("stop") or []
+        stops = [s for s in ([stops] if isinstance(stops, str) else stops) if s]
+        hold = max((len(s) for s in stops), default=1) - 1
+        eos = _eos_ids(model, tok)
+        prompts = [
+            tok.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True) for r in batch
+        ]
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(backend.device)
+
+        def release(r: _Stream, final: bool) -> None:
+            text = tok.decode(r.ids, skip_special_tokens=True)
+            cut = min((text.index(s) for s in stops if s in text), default=None)
+            if cut is not None:
+                text, r.done, final = text[:cut], True, True
+            end = (
+                len(text.rstrip()) if final else min(max(text.rfind(" "), text.rfind("\n")), len(text) - hold)
+            )
+            start = max(r.sent, len(text) - len(text.lstrip()))  # never send leading whitespace
+            if end > start:
+                r.send(text[start:end])
+                r.sent = end
+            if final:
+                r.end()
+
+        class RowStreamer(BaseStreamer):
+            prompt_seen = False
+
+            def put(self, value) -> None:
+                if not self.prompt_seen:  # generate() first hands over the prompt ids
+                    self.prompt_seen = True
+                    return
+                for r, token in zip(batch, value.reshape(-1).tolist(), strict=True):
+                    if r.done:
+                        continue
+                    if token in eos or r.cancelled.is_set():
+                        r.done = True
+                        release(r, final=True)
+                        continue
+                    r.ids.append(token)
+                    release(r, final=False)
+
+            def end(self) -> None:
+                for r in batch:
+                    if not r.done:
+                        r.done = True
+                        release(r, final=True)
+
+        class RowsFinished(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                flags = [r.done or r.cancelled.is_set() for r in batch]
+                return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
+
+        temperature = float(params.get("temperature") or 0.0)
+        gen_kwargs: dict[str, Any] = {
+            "max_new_tokens": int(params.get("max_tokens") or DEFAULT_MAX_TOKENS),
+            "pad_token_id": tok.pad_token_id,
+            "streamer": RowStreamer(),
+            "stopping_criteria": StoppingCriteriaList([RowsFinished()]),
+        }
+        if temperature > 0:
+            gen_kwargs.update(
+                do_sample=True, temperature=temperature, top_p=float(params.get("top_p") or 1.0)
+            )
+        else:
+            gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        with backend._gen_lock, torch.inference_mode():
+            if all(r.cancelled.is_set() for r in batch):
+                return
+            if params.get("seed") is not None:
+                torch.manual_seed(int(params["seed"]))
+            backend.usage.calls += len(batch)
+            model.generate(**enc, **gen_kwargs)
+        backend.usage.prompt_tokens += int(enc["attention_mask"].sum())
+        backend.usage.completion_tokens += sum(len(r.ids) for r in batch)

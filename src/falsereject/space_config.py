@@ -1,0 +1,222 @@
+"""Configuration of the Gradio Space: its two columns, limits, env overrides, examples.
+
+A column is a :class:`ColumnConfig`: a title that says honestly what runs, a
+:class:`~falsereject.llm.BackendConfig`, and an optional ``fallback`` used when the backend's
+model is a local folder that does not exist (e.g. the CPU fine-tune demo's LoRA output before
+anyone has run ``make finetune-demo``). ``FALSEREJECT_SPACE_<NAME>`` environment variables
+override the YAML (see :data:`ENV_OVERRIDES`); a column re-pointed by them gets a generated
+title unless its ``..._TITLE`` is set too, so a title never describes a model it does not run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from falsereject.config import load_config
+from falsereject.dataset import load_rows, read_jsonl
+from falsereject.errors import UserError
+from falsereject.llm import BackendConfig
+from falsereject.taxonomy import category_name
+
+log = logging.getLogger("falsereject.space")
+
+SOURCES_TEST = Path(__file__).parent / "data" / "sources" / "test_benign.jsonl"
+CONTEXT_AWARE_PROMPT = (
+    "You are a helpful assistant. Many questions sound alarming but have a safe, useful reading "
+    "(stopping a computer process, chemical safety at home, history, fiction, security education). "
+    "Answer that reading fully and concretely. If one part of a request could really cause harm, "
+    "say briefly which part you will not help with and why, and still help with the rest. Never "
+    "refuse a whole question only because it contains a frightening word."
+)
+
+#: FALSEREJECT_SPACE_<NAME> environment variables and the config keys they override
+ENV_OVERRIDES = {
+    f"{side.upper()}_{name.upper()}": f"{side}.{key}"
+    for side in ("left", "right")
+    for name, key in {
+        "title": "title",
+        "provider": "backend.provider",
+        "model": "backend.model",
+        "base_url": "backend.base_url",
+        "api_key_env": "backend.api_key_env",
+        "max_tokens": "backend.generation.max_tokens",
+    }.items()
+} | {
+    "JUDGE": "judge",
+    "MAX_PROMPT_CHARS": "max_prompt_chars",
+    "REQUEST_TIMEOUT": "request_timeout",
+    "CONCURRENCY_LIMIT": "concurrency_limit",
+}
+
+
+@dataclass
+class ColumnConfig:
+    """One side of the page: a title saying honestly what runs, and its backend.
+
+    ``fallback`` is used instead when a local provider's ``backend.model`` is neither
+    ``embedded`` nor a folder holding a model (``config.json``) or a PEFT adapter
+    (``adapter_config.json``); so set it only for local folders, not for Hub ids.
+    """
+
+    title: str = ""  # empty: generated from the backend (see column_title)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    description: str = ""
+    fallback: ColumnConfig | None = None
+
+
+def _default_left() -> ColumnConfig:
+    return ColumnConfig(title="Base model: Qwen2.5-Coder-0.5B-Instruct (embedded)")
+
+
+def _default_right() -> ColumnConfig:
+    return ColumnConfig(
+        title="Same base model + a context-aware system prompt (no fine-tuning)",
+        backend=BackendConfig(system_prompt=CONTEXT_AWARE_PROMPT),
+    )
+
+
+@dataclass
+class SpaceConfig:
+    """The Space's YAML (``spaces/falsereject_demo/config.yaml``); keys are these fields."""
+
+    title: str = "FalseReject: does the model over-refuse?"
+    description: str = ""
+    left: ColumnConfig = field(default_factory=_default_left)
+    right: ColumnConfig = field(default_factory=_default_right)
+    judge: str = "keyword"
+    judge_backend: BackendConfig | None = None  # for the `llm` and `ensemble` judges
+    max_prompt_chars: int = 1000
+    max_history_turns: int = 3
+    request_timeout: float = 120.0
+    judge_timeout: float = 60.0
+    concurrency_limit: int = 2
+    max_queue_size: int = 16
+    examples_dataset: str | None = None
+    examples_config: str = "test"
+    examples_split: str = "test"
+    seed: int | None = None
+    preload: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_prompt_chars < 1 or self.request_timeout <= 0 or self.concurrency_limit < 1:
+            raise ValueError("max_prompt_chars, request_timeout and concurrency_limit must be positive")
+
+
+_NUMERIC = ("max_tokens", "max_prompt_chars", "request_timeout", "concurrency_limit")
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``key=value`` overrides from ``FALSEREJECT_SPACE_<NAME>`` variables (see ENV_OVERRIDES).
+
+    A side re-pointed at another model (``_MODEL``, ``_PROVIDER`` or ``_BASE_URL``) loses its
+    YAML fallback, description and title (then generated from the backend) unless ``_TITLE``
+    is given; ``_BASE_URL`` alone implies ``provider: openai``.
+    """
+    environ = os.environ if environ is None else environ
+    out = []
+    for name, key in ENV_OVERRIDES.items():
+        value = environ.get(f"FALSEREJECT_SPACE_{name}")
+        if value:
+            out.append(f"{key}={value if key.endswith(_NUMERIC) else json.dumps(value)}")
+    for side in ("LEFT", "RIGHT"):
+        get = lambda name, side=side: environ.get(f"FALSEREJECT_SPACE_{side}_{name}")  # noqa: E731
+        if get("MODEL") or get("PROVIDER") or get("BASE_URL"):
+            out += [f"{side.lower()}.fallback=null", f'{side.lower()}.description=""']
+            if not get("TITLE"):
+                out.append(f'{side.lower()}.title=""')
+            if get("BASE_URL") and not get("PROVIDER"):
+                out.append(f"{side.lower()}.backend.provider=openai")
+    return out
+
+
+def load_space_config(path: str | Path | None, overrides: list[str] | None = None) -> SpaceConfig:
+    """The YAML at ``path`` (or the defaults), then env overrides, then ``overrides``."""
+    return load_config(SpaceConfig, path, [*env_overrides(), *(overrides or [])])
+
+
+# -- columns ---------------------------------------------------------------------------------
+def _local_model(model: str, roots: list[Path]) -> Path | None:
+    """The first folder ``model`` names under ``roots`` that holds a model or a PEFT adapter
+    (a folder still being written by a training run, with neither, does not count)."""
+    for root in roots:
+        candidate = (root / Path(model).expanduser()).resolve()
+        if any((candidate / name).is_file() for name in ("config.json", "adapter_config.json")):
+            return candidate
+    return None
+
+
+def resolve_column(column: ColumnConfig, roots: list[Path]) -> ColumnConfig:
+    """The column that will really run: local folders made absolute, fallbacks applied."""
+    backend = column.backend
+    if backend.provider in ("transformers", "vllm") and backend.model != "embedded":
+        folder = _local_model(backend.model, roots)
+        if folder is not None:
+            return replace(column, backend=replace(backend, model=str(folder)), fallback=None)
+        if column.fallback is not None:
+            log.info("%r: model folder %s not found, using its fallback", column.title, backend.model)
+            return resolve_column(column.fallback, roots)
+    return replace(column, fallback=None)
+
+
+def _folder_label(model: str) -> str:
+    """A local model folder's name, with its parent for generic names (``run/merged``)."""
+    folder = Path(model)
+    if folder.name == "merged" or folder.name.startswith("checkpoint-"):
+        return f"{folder.parent.name}/{folder.name}"
+    return folder.name or model
+
+
+def column_title(column: ColumnConfig) -> str:
+    """The column's title, or one generated from its backend when the config gives none."""
+    if column.title:
+        return column.title
+    backend = column.backend
+    name = (
+        "Qwen2.5-Coder-0.5B-Instruct (embedded)"
+        if backend.model == "embedded"
+        else _folder_label(backend.model)
+    )
+    return name + (" + a system prompt" if backend.system_prompt else "")
+
+
+def describe_backend(backend: BackendConfig) -> str:
+    """One honest line about what a backend runs (no URL, key or env var name)."""
+    from falsereject.embedded import MODEL_NAME
+
+    if backend.provider == "openai":
+        what = f"`{backend.model}` on an OpenAI-compatible server"
+    elif backend.model == "embedded":
+        what = f"{MODEL_NAME}, local ({backend.provider})"
+    else:
+        folder = Path(backend.model)
+        what = f"`{_folder_label(backend.model)}`, local ({backend.provider})"
+        if (folder / "adapter_config.json").is_file():
+            what += ", a LoRA adapter on its base model"
+        elif folder.name == "merged" and (folder.parent / "adapter_config.json").is_file():
+            what += ", a LoRA merged into its base model"
+    if backend.system_prompt:
+        what += " + a system prompt"
+    return f"Runs: {what}"
+
+
+# -- examples --------------------------------------------------------------------------------
+def load_examples(config: SpaceConfig) -> dict[str, list[str]]:
+    """Example prompts grouped by category ("12. System Intrusion/Hacking" -> prompts)."""
+    try:
+        rows, _ = load_rows(config.examples_dataset, config.examples_config, config.examples_split)
+    except UserError as exc:
+        if config.examples_dataset is not None or not SOURCES_TEST.is_file():
+            raise
+        log.info("shipped sample not readable (%s); using %s", exc, SOURCES_TEST.name)
+        rows = read_jsonl(SOURCES_TEST)
+    groups: dict[int, list[str]] = {}
+    for row in rows:
+        if row.get("category") is None or row.get("prompt_label", "benign") != "benign":
+            continue
+        groups.setdefault(int(row["category"]), []).append(row["prompt"].strip())
+    return {f"{cid}. {category_name(cid)}": prompts for cid, prompts in sorted(groups.items())}
