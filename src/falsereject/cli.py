@@ -17,10 +17,13 @@ from falsereject.errors import UserError
 #: subcommand modules, in the order ``--help`` lists them
 COMMANDS = [
     "falsereject.commands.eval",
+    "falsereject.commands.score",
     "falsereject.commands.leaderboard",
     "falsereject.commands.compare",
     "falsereject.commands.generate",
     "falsereject.commands.embedded",
+    "falsereject.commands.build",
+    "falsereject.commands.annotate",
 ]
 
 

@@ -1,0 +1,139 @@
+"""Text normalisation for the keyword judge (rules N1-N6 in :mod:`falsereject.judge.keyword`)."""
+
+from __future__ import annotations
+
+import re
+
+_TRANSLATE = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2013": " - ",
+        "\u2014": " - ",
+        "\u2026": "...",
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u200b": "",
+        "\u200c": "",
+        "\u200d": "",
+        "\ufeff": "",
+        "\t": " ",
+        "\r": "\n",
+    }
+)
+_COMMON_CHARS = (
+    ("\u2019", "'"),
+    ("\u2018", "'"),
+    ("\u201c", '"'),
+    ("\u201d", '"'),
+    ("\u2014", " - "),
+    ("\u2013", " - "),
+    ("\u2026", "..."),
+    ("\u00a0", " "),
+)
+_RARE_CHARS = re.compile("[" + "".join(chr(c) for c in _TRANSLATE if c > 127) + "]")
+_THINK = re.compile(r"<think>.*?</think>", re.S)
+_FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
+_INLINE_CODE = re.compile(r"`[^`\n]{0,200}`")
+_DQUOTE = re.compile(r'"[^"\n]{0,400}"')
+_SQUOTE = re.compile(r"[ \n]'(?=[a-z])(?:[^'\n]|'(?=[a-z])){0,300}?'(?![a-z])")  # char class first: fast
+_SPACES = re.compile(r" {2,}")
+#: sentence boundaries: end punctuation + whitespace, or a line break (a char class first: fast)
+SPLIT = re.compile(r"[\n.!?](?:(?<=\n)|[.!?]*\s)\s*")
+#: bullet and numbered list items
+LIST_ITEM = re.compile(r"\n *(?:[-*+\u2022]|\d{1,3}[.)]) +\S")
+_LEAD = "#>*-+\u2022 "
+_NUMBERED = re.compile(r"\d{1,3}[.)] *")
+_CONTRACTIONS = (
+    ("can't", "cannot"),
+    ("won't", "will not"),
+    ("n't", " not"),
+    ("i'm", "i am"),
+    ("'ll", " will"),
+    ("'re", " are"),
+    ("'ve", " have"),
+    ("i'd", "i would"),
+    ("it's", "it is"),
+    ("that's", "that is"),
+    ("there's", "there is"),
+    ("here's", "here is"),
+    ("what's", "what is"),
+)
+_SLOPPY_FORMS = {"cant": "cannot", "wont": "will not", "dont": "do not", "im": "i am"}
+_SLOPPY = re.compile(r"\b(?:cant|wont|dont|im)\b")
+#: the first character of a masked quote or code block (N3, N4)
+QUOTE = "\u00ab"
+
+
+def _mask(m: re.Match) -> str:
+    """A quoted passage becomes one opaque token of the same length (N4): it still counts as
+    content (a quoted ad or post is the help asked for) but no phrase can match inside it."""
+    text = m.group()
+    lead = text[0] if text[0] in " \n" else ""
+    return lead + QUOTE + "q" * max(0, len(text) - len(lead) - 2) + "\u00bb"
+
+
+def normalise(text: str) -> tuple[str, int]:
+    """N1-N4 on a whole response: the text to judge and the number of fenced code blocks."""
+    t = text.lower()
+    if not t.isascii():
+        for a, b in _COMMON_CHARS:  # str.replace is much faster than translate here
+            if a in t:
+                t = t.replace(a, b)
+        if _RARE_CHARS.search(t):
+            t = t.translate(_TRANSLATE)
+    if "\t" in t or "\r" in t:
+        t = t.replace("\t", " ").replace("\r", "\n")
+    if "<think>" in t:
+        if "</think>" in t:
+            t = _THINK.sub(" ", t)
+        t = t.replace("<think>", " ").replace("</think>", " ")
+    code = 0
+    if "```" in t:
+        t, code = _FENCE.subn(lambda m: "\n" + _mask(m) + "\n", t)
+    if "`" in t:
+        t = _INLINE_CODE.sub(" \u00abcode\u00bb ", t)
+    if '"' in t:
+        t = _DQUOTE.sub(_mask, t)
+    if "'" in t and ("\n'" in t or " '" in t or t.startswith("'")):
+        t = _SQUOTE.sub(_mask, " " + t)[1:]
+    if "  " in t:
+        t = _SPACES.sub(" ", t)
+    if " \n" in t:
+        t = t.replace(" \n", "\n")
+    return t.strip(), code
+
+
+def expand(s: str) -> str:
+    """N5/N6 for one sentence: contractions expanded, markdown emphasis and double spaces gone."""
+    if "'" in s:
+        for a, b in _CONTRACTIONS:
+            if a in s:
+                s = s.replace(a, b)
+    if "cant" in s or "wont" in s or "dont" in s or "im " in s:  # apostrophe dropped
+        s = _SLOPPY.sub(lambda m: _SLOPPY_FORMS[m.group()], s)
+    if "**" in s or "__" in s:
+        s = s.replace("**", "").replace("__", "")
+    if "  " in s:
+        s = _SPACES.sub(" ", s)
+    return s
+
+
+def strip_lead(s: str) -> str:
+    """N6: drop heading marks, quote marks and list markers ("- ", "2. ") before a sentence."""
+    s = s.lstrip(_LEAD)
+    if s[:1].isdigit():
+        m = _NUMBERED.match(s)
+        if m:
+            s = s[m.end() :]
+    return s
