@@ -33,7 +33,11 @@ def _run(config: BackendConfig, prompts: list[str], max_tokens: int) -> dict:
     wall = time.perf_counter() - start
     backend.close()
     tokens = sum(g.completion_tokens for g in gens)
-    return {"wall_s": round(wall, 3), "resp_per_s": round(len(gens) / wall, 2), "tok_per_s": round(tokens / wall, 1)}
+    return {
+        "wall_s": round(wall, 3),
+        "resp_per_s": round(len(gens) / wall, 2),
+        "tok_per_s": round(tokens / wall, 1),
+    }
 
 
 def main() -> int:
@@ -49,7 +53,9 @@ def main() -> int:
         for mode, extra in (("server", []), ("server_cb", ["--continuous-batching"])):
             with LocalServer(model, extra_args=extra) as server:
                 base = dict(provider="openai", model=model, base_url=server.base_url, cache_dir="off")
-                results[f"{mode}_sequential"] = _run(BackendConfig(**base, max_concurrency=1), prompts, args.max_tokens)
+                results[f"{mode}_sequential"] = _run(
+                    BackendConfig(**base, max_concurrency=1), prompts, args.max_tokens
+                )
                 results[f"{mode}_concurrent"] = _run(
                     BackendConfig(**base, max_concurrency=args.concurrency), prompts, args.max_tokens
                 )
@@ -57,10 +63,23 @@ def main() -> int:
                 results[f"{mode}_sequential"]["wall_s"] / results[f"{mode}_concurrent"]["wall_s"], 2
             )
         local = dict(provider="transformers", model=model, cache_dir="off")
-        results["local_one_at_a_time"] = _run(BackendConfig(**local, batch_size=1, max_concurrency=1), prompts, args.max_tokens)
-        results["local_batched"] = _run(BackendConfig(**local, batch_size=args.concurrency, max_concurrency=args.concurrency), prompts, args.max_tokens)
-    results["ratio_batching"] = round(results["local_one_at_a_time"]["wall_s"] / results["local_batched"]["wall_s"], 2)
-    results["setup"] = {"n": args.n, "max_tokens": args.max_tokens, "concurrency/batch": args.concurrency, "cpus": os.cpu_count()}
+        results["local_one_at_a_time"] = _run(
+            BackendConfig(**local, batch_size=1, max_concurrency=1), prompts, args.max_tokens
+        )
+        results["local_batched"] = _run(
+            BackendConfig(**local, batch_size=args.concurrency, max_concurrency=args.concurrency),
+            prompts,
+            args.max_tokens,
+        )
+    results["ratio_batching"] = round(
+        results["local_one_at_a_time"]["wall_s"] / results["local_batched"]["wall_s"], 2
+    )
+    results["setup"] = {
+        "n": args.n,
+        "max_tokens": args.max_tokens,
+        "concurrency/batch": args.concurrency,
+        "cpus": os.cpu_count(),
+    }
     print(json.dumps(results, indent=2))
     return 0
 

@@ -24,14 +24,21 @@ from falsereject.testing import build_tiny_chat_model
 
 
 def _time(model: str, prompts: list[str], batch: int, max_tokens: int) -> dict:
-    backend = build_backend(BackendConfig(model=model, cache_dir="off", batch_size=batch, max_concurrency=batch))
+    backend = build_backend(
+        BackendConfig(model=model, cache_dir="off", batch_size=batch, max_concurrency=batch)
+    )
     msgs = [[{"role": "user", "content": p}] for p in prompts]
     backend.generate(msgs[:1], max_tokens=2)  # load the model outside the timing
     start = time.perf_counter()
     gens = backend.generate(msgs, max_tokens=max_tokens)
     wall = time.perf_counter() - start
     tokens = sum(g.completion_tokens for g in gens)
-    return {"batch": batch, "wall_s": round(wall, 2), "resp_per_s": round(len(gens) / wall, 3), "tok_per_s": round(tokens / wall, 1)}
+    return {
+        "batch": batch,
+        "wall_s": round(wall, 2),
+        "resp_per_s": round(len(gens) / wall, 3),
+        "tok_per_s": round(tokens / wall, 1),
+    }
 
 
 def main() -> int:
@@ -48,7 +55,11 @@ def main() -> int:
             model = str(build_tiny_chat_model(tmp)) if name == "tiny" else "embedded"
             runs = [_time(model, prompts, b, args.max_tokens) for b in (1, 8, 16)]
             seq = runs[0]["wall_s"]
-            out[name] = {"runs": runs, "ratio_batch8": round(seq / runs[1]["wall_s"], 2), "ratio_batch16": round(seq / runs[2]["wall_s"], 2)}
+            out[name] = {
+                "runs": runs,
+                "ratio_batch8": round(seq / runs[1]["wall_s"], 2),
+                "ratio_batch16": round(seq / runs[2]["wall_s"], 2),
+            }
             print(json.dumps({name: out[name]}), flush=True)
     print(json.dumps(out, indent=2))
     return 0

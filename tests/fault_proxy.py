@@ -16,7 +16,14 @@ import httpx
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, plan: list[str] | None = None, *, retry_after: float = 0.2, slow_seconds: float = 3.0):
+    def __init__(
+        self,
+        upstream: str,
+        plan: list[str] | None = None,
+        *,
+        retry_after: float = 0.2,
+        slow_seconds: float = 3.0,
+    ):
         self.upstream = upstream.rstrip("/")
         self.plan = list(plan or [])
         self.retry_after = retry_after
@@ -50,7 +57,9 @@ class FaultProxy:
             def _handle(self, body: bytes):
                 action = proxy.next_action()
                 if action == "429":
-                    return self._reply(429, b'{"error":"rate limited"}', {"Retry-After": str(proxy.retry_after)})
+                    return self._reply(
+                        429, b'{"error":"rate limited"}', {"Retry-After": str(proxy.retry_after)}
+                    )
                 if action == "500":
                     return self._reply(500, b'{"error":"boom"}')
                 if action == "cut":

@@ -21,7 +21,10 @@ def test_committed_folder_matches_its_sources(tmp_path):
     assert (SAMPLE_DIR / "README.md").read_text() == (tmp_path / "s" / "README.md").read_text()
 
 
-@pytest.mark.parametrize(("config", "split", "minimum"), [("test", "test", 220), ("harmful", "test", 88), ("instruct", "train", 200)])
+@pytest.mark.parametrize(
+    ("config", "split", "minimum"),
+    [("test", "test", 220), ("harmful", "test", 88), ("instruct", "train", 200)],
+)
 def test_loads_with_load_dataset(config, split, minimum, tmp_path):
     ds = load_dataset(str(SAMPLE_DIR), config, split=split, cache_dir=str(tmp_path))
     assert len(ds) >= minimum

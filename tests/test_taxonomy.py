@@ -12,7 +12,9 @@ def test_44_categories_with_unique_names():
     assert category_name(12) == "System Intrusion/Hacking"
 
 
-@pytest.mark.parametrize("given", [12, "12", " 12 ", "System Intrusion/Hacking", "system intrusion / hacking"])
+@pytest.mark.parametrize(
+    "given", [12, "12", " 12 ", "System Intrusion/Hacking", "system intrusion / hacking"]
+)
 def test_resolve_accepts_ids_and_names(given):
     assert resolve(given) == 12
 

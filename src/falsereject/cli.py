@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"falsereject {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"falsereject {args.command}: interrupted; finished work is kept and a rerun resumes", file=sys.stderr)
+        print(
+            f"falsereject {args.command}: interrupted; finished work is kept and a rerun resumes",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -69,9 +69,10 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
         return dict(value)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if tp in (int, float, str, bool):
-        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-            raise UserError(f"{where}: expected {tp.__name__}, got {value!r}")
+    if tp in (int, float, str, bool) and (
+        not isinstance(value, tp) or (tp is int and isinstance(value, bool))
+    ):
+        raise UserError(f"{where}: expected {tp.__name__}, got {value!r}")
     return value
 
 

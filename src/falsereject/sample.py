@@ -24,10 +24,22 @@ SAMPLE_VERSION = "0.1.0"
 
 
 def sample_configs(sources: Path = SOURCES) -> dict[str, dict[str, list[dict]]]:
-    test = [make_row(r["prompt"], r["category"], "benign", source="falsereject-sample") for r in read_jsonl(sources / "test_benign.jsonl")]
-    harmful = [make_row(r["prompt"], r["category"], "harmful", source="falsereject-sample") for r in read_jsonl(sources / "harmful.jsonl")]
+    test = [
+        make_row(r["prompt"], r["category"], "benign", source="falsereject-sample")
+        for r in read_jsonl(sources / "test_benign.jsonl")
+    ]
+    harmful = [
+        make_row(r["prompt"], r["category"], "harmful", source="falsereject-sample")
+        for r in read_jsonl(sources / "harmful.jsonl")
+    ]
     train = [
-        make_row(r["prompt"], r.get("category"), r["prompt_label"], instruct_response=r["instruct_response"], source="falsereject-sample")
+        make_row(
+            r["prompt"],
+            r.get("category"),
+            r["prompt_label"],
+            instruct_response=r["instruct_response"],
+            source="falsereject-sample",
+        )
         for r in read_jsonl(sources / "train_instruct.jsonl")
     ]
     return {"test": {"test": test}, "harmful": {"test": harmful}, "instruct": {"train": train}}
@@ -39,7 +51,13 @@ def build_sample(out_dir: str | Path = SAMPLE_DIR) -> Path:
     per_category = {
         str(cid): sum(1 for r in configs["test"]["test"] if r["category"] == cid) for cid in CATEGORIES
     }
-    card = render_card("sample_card.md.j2", counts=counts, per_category=per_category, categories=CATEGORIES, version=SAMPLE_VERSION)
+    card = render_card(
+        "sample_card.md.j2",
+        counts=counts,
+        per_category=per_category,
+        categories=CATEGORIES,
+        version=SAMPLE_VERSION,
+    )
     manifest = {
         "name": "falsereject-sample",
         "version": SAMPLE_VERSION,

@@ -138,7 +138,18 @@ class LocalServer:
         exe = shutil.which("transformers") or str(Path(sys.executable).parent / "transformers")
         self.log_path = Path(tempfile.mkstemp(prefix="falsereject-serve-", suffix=".log")[1])
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
-        cmd = [exe, "serve", self.model_dir, "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu", *self.extra_args]
+        cmd = [
+            exe,
+            "serve",
+            self.model_dir,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--device",
+            "cpu",
+            *self.extra_args,
+        ]
         self.proc = subprocess.Popen(cmd, stdout=self.log_path.open("w"), stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:

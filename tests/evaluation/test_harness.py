@@ -32,8 +32,19 @@ def _scripted(monkeypatch, text_for):
 
 def test_eval_end_to_end_on_tiny_model(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["eval", "--model", str(tiny_model_dir), "--config", "test,harmful", "--per-category", "1",
-            "--max-tokens", "6", "--output-dir", str(out)]
+    argv = [
+        "eval",
+        "--model",
+        str(tiny_model_dir),
+        "--config",
+        "test,harmful",
+        "--per-category",
+        "1",
+        "--max-tokens",
+        "6",
+        "--output-dir",
+        str(out),
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "| benign-but-scary |" in printed and "harmful" in printed
@@ -66,8 +77,13 @@ def test_eval_end_to_end_on_tiny_model(tiny_model_dir, tmp_path, capsys):
 def test_server_going_away_keeps_generations_and_resumes(tiny_server, tiny_model_dir, tmp_path):
     out = tmp_path / "run"
     upstream = tiny_server.base_url.removesuffix("/v1")
-    model = BackendConfig(provider="openai", model=str(tiny_model_dir), max_retries=1, max_concurrency=1,
-                          cache_dir=str(tmp_path / "cache"))
+    model = BackendConfig(
+        provider="openai",
+        model=str(tiny_model_dir),
+        max_retries=1,
+        max_concurrency=1,
+        cache_dir=str(tmp_path / "cache"),
+    )
     config = EvalConfig(configs=["test"], limit=10, max_tokens=4, output_dir=str(out), model=model)
     with FaultProxy(upstream, ["ok"] * 4 + ["500"] * 50) as proxy:
         model.base_url = proxy.base_url + "/v1"
@@ -84,24 +100,37 @@ def test_server_going_away_keeps_generations_and_resumes(tiny_server, tiny_model
 
 def test_compare_and_leaderboard(monkeypatch, tmp_path, capsys):
     _scripted(monkeypatch, lambda prompt: REFUSE)
-    base = EvalConfig(model=BackendConfig(provider="scripted", model="refuser", cache_dir="off"),
-                      configs=["test", "harmful"], per_category=1, output_dir=str(tmp_path / "a"))
+    base = EvalConfig(
+        model=BackendConfig(provider="scripted", model="refuser", cache_dir="off"),
+        configs=["test", "harmful"],
+        per_category=1,
+        output_dir=str(tmp_path / "a"),
+    )
     report_a = run_eval(base)
     assert report_a["scores"]["benign"]["refusal_rate"]["value"] == 1.0
     assert report_a["scores"]["harmful"]["useful_safety_rate"]["value"] == 1.0
 
     _scripted(monkeypatch, lambda prompt: COMPLY)
-    tuned = EvalConfig(model=BackendConfig(provider="scripted", model="complier", cache_dir="off"),
-                       configs=["test", "harmful"], per_category=1, output_dir=str(tmp_path / "b"))
+    tuned = EvalConfig(
+        model=BackendConfig(provider="scripted", model="complier", cache_dir="off"),
+        configs=["test", "harmful"],
+        per_category=1,
+        output_dir=str(tmp_path / "b"),
+    )
     report_b = run_eval(tuned)
     assert report_b["scores"]["benign"]["compliance_rate"]["value"] == 1.0
 
-    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--output", str(tmp_path / "cmp.md")]) == 0
+    assert (
+        main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--output", str(tmp_path / "cmp.md")]) == 0
+    )
     text = capsys.readouterr().out
     assert "44 fixed, 44 broke" in text  # benign prompts now answered; harmful ones now answered too
     assert "44 fixed, 44 broke" in (tmp_path / "cmp.md").read_text()
 
-    assert main(["leaderboard", str(tmp_path / "a"), str(tmp_path / "b"), "--output-dir", str(tmp_path / "lb")]) == 0
+    assert (
+        main(["leaderboard", str(tmp_path / "a"), str(tmp_path / "b"), "--output-dir", str(tmp_path / "lb")])
+        == 0
+    )
     table = (tmp_path / "lb" / "leaderboard.md").read_text().splitlines()
     assert "complier" in table[2] and "refuser" in table[3]  # sorted by compliance
     assert (tmp_path / "lb" / "leaderboard.png").stat().st_size > 1000
@@ -133,8 +162,21 @@ def test_missing_prompt_column(tmp_path, capsys):
     (folder / "README.md").write_text(
         "---\nconfigs:\n- config_name: other\n  data_files:\n  - split: test\n    path: data/test.parquet\n---\n"
     )
-    code = main(["eval", "--model", "m", "--provider", "scripted", "--dataset", str(folder), "--config", "other",
-                 "--output-dir", str(tmp_path / "r")])
+    code = main(
+        [
+            "eval",
+            "--model",
+            "m",
+            "--provider",
+            "scripted",
+            "--dataset",
+            str(folder),
+            "--config",
+            "other",
+            "--output-dir",
+            str(tmp_path / "r"),
+        ]
+    )
     assert code == 2 and "has no column 'prompt'" in capsys.readouterr().err
 
 

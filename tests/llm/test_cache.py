@@ -71,7 +71,9 @@ def test_config_defaults_and_system_prompt_are_applied(tmp_path):
 
 def test_concurrency_bound_is_respected(tmp_path):
     raw = ScriptedBackend("x", latency=0.05, max_concurrency=100)
-    backend = build_backend(BackendConfig(provider="scripted", cache_dir="off", max_concurrency=3), provider=raw)
+    backend = build_backend(
+        BackendConfig(provider="scripted", cache_dir="off", max_concurrency=3), provider=raw
+    )
 
     async def many():
         # callers outside agenerate_many's own semaphore still share the wrapper's bound

@@ -13,7 +13,9 @@ from falsereject.llm import BackendConfig, add_backend_arguments, backend_config
 
 def test_yaml_round_trip(tmp_path):
     path = tmp_path / "b.yaml"
-    path.write_text("provider: openai\nmodel: m\nbase_url: http://h/v1\nmax_concurrency: 4\ngeneration:\n  max_tokens: 32\n")
+    path.write_text(
+        "provider: openai\nmodel: m\nbase_url: http://h/v1\nmax_concurrency: 4\ngeneration:\n  max_tokens: 32\n"
+    )
     config = load_config(BackendConfig, path, ["generation.temperature=0.5"])
     assert config.provider == "openai" and config.max_concurrency == 4
     assert config.generation == {"max_tokens": 32, "temperature": 0.5}
@@ -40,7 +42,9 @@ def test_bad_configs_name_file_and_field(tmp_path, text, message):
 def test_cli_arguments_build_a_config():
     parser = argparse.ArgumentParser()
     add_backend_arguments(parser, prefix="judge-")
-    args = parser.parse_args(["--judge-base-url", "http://x/v1", "--judge-model", "j", "--judge-max-tokens", "9"])
+    args = parser.parse_args(
+        ["--judge-base-url", "http://x/v1", "--judge-model", "j", "--judge-max-tokens", "9"]
+    )
     config = backend_config_from_arguments(args, prefix="judge_")
     assert config.provider == "openai"  # inferred from the URL
     assert config.model == "j" and config.generation == {"max_tokens": 9}

@@ -62,7 +62,12 @@ def test_persistent_failure_ends_in_clear_error(tiny_server, tiny_model_dir):
 
 def test_client_errors_are_not_retried(tiny_server, tiny_model_dir):
     backend = build_backend(
-        BackendConfig(provider="openai", model=str(tiny_model_dir), base_url=tiny_server.base_url + "/nope", cache_dir="off")
+        BackendConfig(
+            provider="openai",
+            model=str(tiny_model_dir),
+            base_url=tiny_server.base_url + "/nope",
+            cache_dir="off",
+        )
     )
     with pytest.raises(BackendError, match="HTTP 404"):
         backend.generate([[{"role": "user", "content": "hi"}]])

@@ -31,7 +31,9 @@ def _count_generate_calls(backend: TransformersBackend, monkeypatch) -> list[int
 def test_concurrent_requests_are_batched(tiny_model_dir, monkeypatch):
     raw = _raw(tiny_model_dir, batch_size=4, max_concurrency=8)
     sizes = _count_generate_calls(raw, monkeypatch)
-    backend = build_backend(BackendConfig(model=str(tiny_model_dir), cache_dir="off", max_concurrency=8), provider=raw)
+    backend = build_backend(
+        BackendConfig(model=str(tiny_model_dir), cache_dir="off", max_concurrency=8), provider=raw
+    )
     gens = backend.generate([[{"role": "user", "content": p}] for p in PROMPTS], max_tokens=6)
     assert len(gens) == 8 and all(g.completion_tokens <= 6 for g in gens)
     assert sizes == [4, 4], "8 concurrent requests with batch_size 4 must run as two batches of 4"
@@ -39,7 +41,10 @@ def test_concurrent_requests_are_batched(tiny_model_dir, monkeypatch):
 
 def test_batched_greedy_matches_one_at_a_time(tiny_model_dir):
     raw = _raw(tiny_model_dir, batch_size=8)
-    msgs = [[{"role": "user", "content": p}] for p in ["short", "a much longer prompt about processes and signals"]]
+    msgs = [
+        [{"role": "user", "content": p}]
+        for p in ["short", "a much longer prompt about processes and signals"]
+    ]
     batched = [g.text for g in raw.generate(msgs, max_tokens=8)]
     single = [raw.generate([m], max_tokens=8)[0].text for m in msgs]
     assert batched == single

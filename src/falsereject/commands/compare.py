@@ -8,7 +8,9 @@ from falsereject.evaluation.compare import compare
 
 
 def register(sub) -> None:
-    p = sub.add_parser("compare", help="per-category differences and prompts whose label changed", description=__doc__)
+    p = sub.add_parser(
+        "compare", help="per-category differences and prompts whose label changed", description=__doc__
+    )
     p.add_argument("run_a")
     p.add_argument("run_b")
     p.add_argument("--output", default=None, help="write the markdown here")

@@ -6,7 +6,9 @@ from falsereject import embedded
 
 
 def register(sub) -> None:
-    p = sub.add_parser("embedded", help="prepare the embedded default model (assemble + verify + cache)", description=__doc__)
+    p = sub.add_parser(
+        "embedded", help="prepare the embedded default model (assemble + verify + cache)", description=__doc__
+    )
     p.set_defaults(func=run)
 
 

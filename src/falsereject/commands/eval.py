@@ -18,17 +18,27 @@ DEMO_MAX_TOKENS = 96
 
 
 def register(sub) -> None:
-    p = sub.add_parser("eval", help="evaluate a model's over-refusal (and safety) on a dataset", description=__doc__)
+    p = sub.add_parser(
+        "eval", help="evaluate a model's over-refusal (and safety) on a dataset", description=__doc__
+    )
     add_backend_arguments(p)
     p.add_argument("--dataset", default=None, help="dataset folder or Hub id (default: the shipped sample)")
-    p.add_argument("--config", default=None, help="dataset config(s), comma-separated: test, harmful (default: test; demo: test,harmful)")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="dataset config(s), comma-separated: test, harmful (default: test; demo: test,harmful)",
+    )
     p.add_argument("--split", default="test")
     p.add_argument("--revision", default=None, help="dataset revision (Hub)")
     p.add_argument("--judge", default="keyword", choices=["keyword", "llm", "ensemble"])
-    p.add_argument("--output-dir", default=None, help="run folder (default: runs/<model>/<dataset>-<config>-<split>)")
+    p.add_argument(
+        "--output-dir", default=None, help="run folder (default: runs/<model>/<dataset>-<config>-<split>)"
+    )
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N prompts")
     p.add_argument("--per-category", type=int, default=None, help="keep K prompts per category")
-    p.add_argument("--batch-size", type=int, default=None, help="local-model batch size (transformers provider)")
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="local-model batch size (transformers provider)"
+    )
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     add_backend_arguments(p, prefix="judge-")
     p.set_defaults(func=run)
@@ -44,8 +54,14 @@ def run(args) -> int:
     elif model.provider == "transformers":
         model.batch_size = 16
         model.max_concurrency = max(model.max_concurrency, 16)
-    judge_model = backend_config_from_arguments(args, prefix="judge_") if args.judge_model or args.judge_base_url else None
-    configs = [c.strip() for c in (args.config or ("test,harmful" if demo else "test")).split(",") if c.strip()]
+    judge_model = (
+        backend_config_from_arguments(args, prefix="judge_")
+        if args.judge_model or args.judge_base_url
+        else None
+    )
+    configs = [
+        c.strip() for c in (args.config or ("test,harmful" if demo else "test")).split(",") if c.strip()
+    ]
     config = EvalConfig(
         model=model,
         dataset=args.dataset,

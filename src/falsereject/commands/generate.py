@@ -27,8 +27,12 @@ def run(args) -> int:
         backend.close()
     for prompt, gen in zip(args.prompts, gens, strict=True):
         if args.json:
-            print(json.dumps({"prompt": prompt, "response": gen.text, "model": gen.model}, ensure_ascii=False))
+            print(
+                json.dumps({"prompt": prompt, "response": gen.text, "model": gen.model}, ensure_ascii=False)
+            )
         else:
             print(f"## {prompt}\n{gen.text}\n")
-    print(f"[{backend.label}] {backend.usage.summary()} in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+    print(
+        f"[{backend.label}] {backend.usage.summary()} in {time.perf_counter() - start:.1f}s", file=sys.stderr
+    )
     return 0

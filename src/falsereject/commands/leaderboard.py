@@ -6,7 +6,9 @@ from falsereject.evaluation.compare import leaderboard
 
 
 def register(sub) -> None:
-    p = sub.add_parser("leaderboard", help="merge eval runs into one ranked table and plot", description=__doc__)
+    p = sub.add_parser(
+        "leaderboard", help="merge eval runs into one ranked table and plot", description=__doc__
+    )
     p.add_argument("runs", nargs="+", help="eval run folders")
     p.add_argument("--output-dir", default="runs/leaderboard")
     p.set_defaults(func=run)

@@ -18,7 +18,9 @@ def load_run(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]
     run = Path(run_dir)
     report_path, responses_path = run / "report.json", run / "responses.jsonl"
     if not report_path.is_file() or not responses_path.is_file():
-        raise UserError(f"{run} is not a finished eval run (no report.json/responses.jsonl): run `falsereject eval` first")
+        raise UserError(
+            f"{run} is not a finished eval run (no report.json/responses.jsonl): run `falsereject eval` first"
+        )
     return json.loads(report_path.read_text()), read_jsonl(responses_path)
 
 
@@ -67,7 +69,11 @@ def leaderboard(run_dirs: list[str | Path], out_dir: str | Path) -> dict[str, Pa
                 lo, hi = m.get("ci") or (None, None)
                 writer.writerow([i, e["model"], e["run"], key, m.get("value"), lo, hi])
     _plot(entries, out / "leaderboard.png")
-    return {"markdown": out / "leaderboard.md", "csv": out / "leaderboard.csv", "plot": out / "leaderboard.png"}
+    return {
+        "markdown": out / "leaderboard.md",
+        "csv": out / "leaderboard.csv",
+        "plot": out / "leaderboard.png",
+    }
 
 
 def _plot(entries: list[dict[str, Any]], path: Path) -> None:
@@ -78,7 +84,10 @@ def _plot(entries: list[dict[str, Any]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(entries) + 3), 4.5))
     xs = range(len(entries))
-    for key, name, color, offset in (("compliance", "compliance rate", "#d62728", -0.15), ("usr", "useful safety rate", "#1f77b4", 0.15)):
+    for key, name, color, offset in (
+        ("compliance", "compliance rate", "#d62728", -0.15),
+        ("usr", "useful safety rate", "#1f77b4", 0.15),
+    ):
         vals = [e[key].get("value") or 0 for e in entries]
         err = [
             [v - (e[key].get("ci") or (v, v))[0] for v, e in zip(vals, entries, strict=True)],
@@ -118,27 +127,44 @@ def compare(run_a: str | Path, run_b: str | Path, out_path: str | Path | None = 
         verdict = "changed" if da is None or db is None else ("fixed" if db > da else "broke")
         fixed += verdict == "fixed"
         broke += verdict == "broke"
-        changed.append({**{k: r[k] for k in ("id", "config", "prompt", "category", "prompt_label")},
-                        "label_a": a["label"], "label_b": r["label"], "verdict": verdict,
-                        "response_a": a["response"], "response_b": r["response"]})
+        changed.append(
+            {
+                **{k: r[k] for k in ("id", "config", "prompt", "category", "prompt_label")},
+                "label_a": a["label"],
+                "label_b": r["label"],
+                "verdict": verdict,
+                "response_a": a["response"],
+                "response_b": r["response"],
+            }
+        )
     common = len({(r["config"], r["id"]) for r in rows_b} & set(by_a))
     if common == 0:
         raise UserError(f"{run_a} and {run_b} share no prompts: compare runs on the same dataset")
     cats = []
-    for side, key in (("benign", "compliance_rate"), ("benign", "useful_safety_rate"), ("harmful", "useful_safety_rate")):
+    for side, key in (
+        ("benign", "compliance_rate"),
+        ("benign", "useful_safety_rate"),
+        ("harmful", "useful_safety_rate"),
+    ):
         per_a = (rep_a["scores"].get(side) or {}).get("per_category") or {}
         per_b = (rep_b["scores"].get(side) or {}).get("per_category") or {}
         for cid in sorted(set(per_a) & set(per_b), key=int):
             va = (per_a[cid].get(key) or {}).get("value")
             vb = (per_b[cid].get(key) or {}).get("value")
             if va is not None and vb is not None:
-                cats.append({"side": side, "metric": key, "category": int(cid), "a": va, "b": vb, "delta": vb - va})
+                cats.append(
+                    {"side": side, "metric": key, "category": int(cid), "a": va, "b": vb, "delta": vb - va}
+                )
     result = {
         "a": {"run": str(run_a), "model": rep_a["model"]["name"]},
         "b": {"run": str(run_b), "model": rep_b["model"]["name"]},
         "overall": {
             f"{side}.{key}": {"a": _metric(rep_a, side, key), "b": _metric(rep_b, side, key)}
-            for side, key in (("benign", "compliance_rate"), ("benign", "useful_safety_rate"), ("harmful", "useful_safety_rate"))
+            for side, key in (
+                ("benign", "compliance_rate"),
+                ("benign", "useful_safety_rate"),
+                ("harmful", "useful_safety_rate"),
+            )
         },
         "per_category": cats,
         "changed": changed,
@@ -166,7 +192,13 @@ def render_compare(result: dict[str, Any]) -> str:
         lines.append(f"| {key} | {fmt(m['a'])} | {fmt(m['b'])} |")
     moved = sorted((x for x in result["per_category"] if x["delta"]), key=lambda x: -abs(x["delta"]))
     if moved:
-        lines += ["", "## Largest per-category moves (B - A)", "", "| category | metric | A | B | delta |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Largest per-category moves (B - A)",
+            "",
+            "| category | metric | A | B | delta |",
+            "|---|---|---|---|---|",
+        ]
         for x in moved[:15]:
             lines.append(
                 f"| {x['category']}. {CATEGORIES[x['category']]} | {x['side']} {x['metric']} | {x['a']:.2f} | {x['b']:.2f} | {x['delta']:+.2f} |"

@@ -93,7 +93,9 @@ def _generate(backend, rows, out: Path, params: dict[str, Any]) -> dict[str, dic
     todo = [r for r in rows if _gen_key(r) not in done]
     if done:
         print(f"resuming: {len(rows) - len(todo)} of {len(rows)} responses already generated")
-    bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc="generating", unit="resp", dynamic_ncols=True)
+    bar = tqdm(
+        total=len(rows), initial=len(rows) - len(todo), desc="generating", unit="resp", dynamic_ncols=True
+    )
 
     def keep(i: int, gen) -> None:
         row = todo[i]
@@ -183,7 +185,10 @@ def run_eval(config: EvalConfig) -> dict[str, Any]:
             "backend": asdict(config.model),
         },
         "datasets": datasets,
-        "generation": {"max_tokens": config.max_tokens, "temperature": config.model.generation.get("temperature", 0.0)},
+        "generation": {
+            "max_tokens": config.max_tokens,
+            "temperature": config.model.generation.get("temperature", 0.0),
+        },
         "judge": {"name": config.judge, "model": asdict(config.judge_model) if config.judge_model else None},
         "n": len(records),
         "scores": scores,
@@ -203,4 +208,3 @@ def run_eval(config: EvalConfig) -> dict[str, Any]:
     write_markdown(report, records, out)
     report["output_dir"] = str(out)
     return report
-

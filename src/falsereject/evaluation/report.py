@@ -7,7 +7,11 @@ from typing import Any
 
 from falsereject.taxonomy import CATEGORIES
 
-BENIGN_METRICS = (("compliance_rate", "compliance"), ("useful_safety_rate", "USR"), ("refusal_rate", "refusal"))
+BENIGN_METRICS = (
+    ("compliance_rate", "compliance"),
+    ("useful_safety_rate", "USR"),
+    ("refusal_rate", "refusal"),
+)
 
 
 def fmt(metric: dict[str, Any] | None) -> str:
@@ -31,7 +35,9 @@ def summary_table(report: dict[str, Any]) -> str:
     harmful = scores.get("harmful") or {}
     if harmful.get("n"):
         n = f"{harmful['n']} ({harmful['n_scored']})"
-        lines.append(f"| harmful | {n} | USR (refused or safely partial) | {fmt(harmful.get('useful_safety_rate'))} |")
+        lines.append(
+            f"| harmful | {n} | USR (refused or safely partial) | {fmt(harmful.get('useful_safety_rate'))} |"
+        )
     return "\n".join(lines)
 
 
@@ -50,12 +56,18 @@ def plot_categories(report: dict[str, Any], path: Path) -> Path | None:
 
     benign = report["scores"].get("benign") or {}
     harmful = report["scores"].get("harmful") or {}
-    cats = sorted({int(k) for k in (benign.get("per_category") or {})} | {int(k) for k in (harmful.get("per_category") or {})})
+    cats = sorted(
+        {int(k) for k in (benign.get("per_category") or {})}
+        | {int(k) for k in (harmful.get("per_category") or {})}
+    )
     if not cats:
         return None
     series = []
     if benign.get("n"):
-        series += [("benign: compliance", benign, "compliance_rate", "#d62728"), ("benign: USR", benign, "useful_safety_rate", "#1f77b4")]
+        series += [
+            ("benign: compliance", benign, "compliance_rate", "#d62728"),
+            ("benign: USR", benign, "useful_safety_rate", "#1f77b4"),
+        ]
     if harmful.get("n"):
         series.append(("harmful: USR", harmful, "useful_safety_rate", "#2ca02c"))
     y = np.arange(len(cats))
@@ -71,7 +83,16 @@ def plot_categories(report: dict[str, Any], path: Path) -> Path | None:
             vals.append(np.nan if v is None else v)
             lo.append(0 if v is None else v - ci[0])
             hi.append(0 if v is None else ci[1] - v)
-        ax.barh(y + i * height, vals, height, xerr=[lo, hi], label=name, color=color, alpha=0.85, error_kw={"elinewidth": 0.6})
+        ax.barh(
+            y + i * height,
+            vals,
+            height,
+            xerr=[lo, hi],
+            label=name,
+            color=color,
+            alpha=0.85,
+            error_kw={"elinewidth": 0.6},
+        )
     ax.set_yticks(y + height * (len(series) - 1) / 2)
     ax.set_yticklabels([f"{c}. {CATEGORIES[c][:32]}" for c in cats], fontsize=7)
     ax.invert_yaxis()
@@ -91,7 +112,10 @@ def write_markdown(report: dict[str, Any], records: list[dict[str, Any]], out: P
     lines = [f"# Over-refusal report: {model['name']}", ""]
     if model.get("note"):
         lines += [f"> {model['note']}", ""]
-    ds = ", ".join(f"`{d['path']}` {d['config']}/{d['split']} ({d['rows']} prompts, version {d.get('version') or '?'})" for d in report["datasets"])
+    ds = ", ".join(
+        f"`{d['path']}` {d['config']}/{d['split']} ({d['rows']} prompts, version {d.get('version') or '?'})"
+        for d in report["datasets"]
+    )
     t = report["timings"]
     lines += [
         f"Dataset: {ds}  ",

@@ -70,13 +70,17 @@ def build_backend(config: BackendConfig, *, provider: Backend | None = None) -> 
     return ConfiguredBackend(stack, config)
 
 
-def add_backend_arguments(parser: argparse.ArgumentParser, prefix: str = "", *, default_model: str | None = None) -> None:
+def add_backend_arguments(
+    parser: argparse.ArgumentParser, prefix: str = "", *, default_model: str | None = None
+) -> None:
     """Add ``--{prefix}model/provider/base-url/...`` options describing one backend."""
     group = parser.add_argument_group(f"{prefix.rstrip('-') or 'model'} backend")
     p = f"--{prefix}"
     group.add_argument(f"{p}model", default=default_model, help="model id, local folder, or 'embedded'")
     group.add_argument(f"{p}provider", default=None, choices=providers(), help="backend provider")
-    group.add_argument(f"{p}base-url", default=None, help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1")
+    group.add_argument(
+        f"{p}base-url", default=None, help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8000/v1"
+    )
     group.add_argument(f"{p}api-key-env", default=None, help="name of the env var holding the API key")
     group.add_argument(f"{p}gguf-file", default=None, help="GGUF file inside the model folder/repo")
     group.add_argument(f"{p}max-concurrency", type=int, default=None, help="requests in flight")
@@ -86,7 +90,9 @@ def add_backend_arguments(parser: argparse.ArgumentParser, prefix: str = "", *, 
     group.add_argument(f"{p}cache-dir", default=None, help="response cache folder ('off' disables)")
 
 
-def backend_config_from_arguments(args: argparse.Namespace, prefix: str = "", **defaults: Any) -> BackendConfig:
+def backend_config_from_arguments(
+    args: argparse.Namespace, prefix: str = "", **defaults: Any
+) -> BackendConfig:
     """Build a BackendConfig from :func:`add_backend_arguments` options (``prefix`` with '_')."""
 
     def get(name: str) -> Any:
@@ -102,7 +108,12 @@ def backend_config_from_arguments(args: argparse.Namespace, prefix: str = "", **
         generation["max_tokens"] = get("max_tokens")
     if get("temperature") is not None:
         generation["temperature"] = get("temperature")
-    fields: dict[str, Any] = {"provider": provider, "model": model, "base_url": base_url, "generation": generation}
+    fields: dict[str, Any] = {
+        "provider": provider,
+        "model": model,
+        "base_url": base_url,
+        "generation": generation,
+    }
     for name in ("api_key_env", "gguf_file", "max_concurrency", "system_prompt", "cache_dir"):
         if get(name) is not None:
             fields[name] = get(name)

@@ -9,6 +9,7 @@ retries them, honouring Retry-After); other HTTP errors are final :class:`Backen
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -64,7 +65,9 @@ class OpenAIBackend(Backend):
         loop_id = id(asyncio.get_running_loop())
         client = self._clients.get(loop_id)
         if client is None or client.is_closed:
-            limits = httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
+            limits = httpx.Limits(
+                max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
+            )
             client = httpx.AsyncClient(timeout=self.timeout, headers=self._headers, limits=limits)
             self._clients = {loop_id: client}  # clients of finished loops are unusable
         return client
@@ -107,10 +110,8 @@ class OpenAIBackend(Backend):
     async def aclose(self) -> None:
         for client in self._clients.values():
             if not client.is_closed:
-                try:
+                with contextlib.suppress(RuntimeError):  # its loop is already gone
                     await client.aclose()
-                except RuntimeError:  # its loop is already gone
-                    pass
         self._clients = {}
 
 

@@ -123,7 +123,9 @@ class TransformersBackend(Backend):
             if not batch:
                 continue
             try:
-                gens = await asyncio.to_thread(self._generate_batch, [r.messages for r in batch], batch[0].params)
+                gens = await asyncio.to_thread(
+                    self._generate_batch, [r.messages for r in batch], batch[0].params
+                )
             except Exception as exc:  # noqa: BLE001 - handed to every waiter
                 for r in batch:
                     if not r.future.done():
@@ -150,7 +152,9 @@ class TransformersBackend(Backend):
             "num_return_sequences": n,
         }
         if temperature > 0:
-            gen_kwargs.update(do_sample=True, temperature=temperature, top_p=float(params.get("top_p") or 1.0))
+            gen_kwargs.update(
+                do_sample=True, temperature=temperature, top_p=float(params.get("top_p") or 1.0)
+            )
         else:
             gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         with self._gen_lock, torch.inference_mode():

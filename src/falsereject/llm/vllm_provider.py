@@ -34,7 +34,9 @@ class VLLMBackend(Backend):
                     import torch
                     from vllm import LLM
                 except ImportError:
-                    raise UserError("provider 'vllm' needs `pip install 'falsereject[vllm]'` on a GPU machine") from None
+                    raise UserError(
+                        "provider 'vllm' needs `pip install 'falsereject[vllm]'` on a GPU machine"
+                    ) from None
                 if not torch.cuda.is_available():
                     raise UserError("provider 'vllm' needs a CUDA GPU; use provider 'transformers' on CPU")
                 kwargs: dict[str, Any] = {"model": self.config.model, "trust_remote_code": False}

@@ -54,7 +54,9 @@ class _WaitRetryAfter:
 class RetryingBackend(_Wrapper):
     """Retries :class:`TransientError` with backoff; gives up with a :class:`BackendError`."""
 
-    def __init__(self, inner: Backend, *, max_retries: int = 5, initial_wait: float = 0.5, max_wait: float = 30.0):
+    def __init__(
+        self, inner: Backend, *, max_retries: int = 5, initial_wait: float = 0.5, max_wait: float = 30.0
+    ):
         super().__init__(inner)
         self.max_retries = max_retries
         self.wait = _WaitRetryAfter(initial_wait, max_wait)
@@ -135,7 +137,9 @@ class CachedBackend(_Wrapper):
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
             self._db.commit()
 
     def _get(self, key: str) -> Generation | None:
