@@ -183,3 +183,16 @@ def test_missing_prompt_column(tmp_path, capsys):
 def test_compare_rejects_unfinished_runs(tmp_path, capsys):
     assert main(["compare", str(tmp_path), str(tmp_path)]) == 2
     assert "not a finished eval run" in capsys.readouterr().err
+
+
+def test_per_category_selection_is_per_config_and_deterministic():
+    from collections import Counter
+
+    from falsereject.evaluation.harness import select_rows
+
+    config = EvalConfig(configs=["test", "harmful"], per_category={"test": 2, "harmful": 1})
+    rows, infos = select_rows(config)
+    assert [i["rows"] for i in infos] == [88, 44]
+    per = Counter((r["config"], r["category"]) for r in rows)
+    assert set(per.values()) == {1, 2} and all(per[("test", c)] == 2 for c in range(1, 45))
+    assert [r["id"] for r in select_rows(config)[0]] == [r["id"] for r in rows]

@@ -6,6 +6,7 @@ model) on the shipped sample's benign and harmful configs, two prompts per categ
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from falsereject.evaluation.harness import EvalConfig, run_eval
@@ -13,8 +14,11 @@ from falsereject.evaluation.report import summary_table
 from falsereject.judge.base import LABELS
 from falsereject.llm import add_backend_arguments, backend_config_from_arguments
 
-DEMO_PER_CATEGORY = 2
-DEMO_MAX_TOKENS = 96
+#: the demo (no --model, no --dataset): 2 benign + 1 harmful prompt per category, short
+#: answers (the keyword judge reads openings), about 3 minutes on 2 CPU cores
+DEMO_PER_CATEGORY = {"test": 2, "harmful": 1}
+DEMO_MAX_TOKENS = 64
+LOCAL_BATCH_SIZE = 32
 
 
 def register(sub) -> None:
@@ -35,13 +39,27 @@ def register(sub) -> None:
         "--output-dir", default=None, help="run folder (default: runs/<model>/<dataset>-<config>-<split>)"
     )
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N prompts")
-    p.add_argument("--per-category", type=int, default=None, help="keep K prompts per category")
+    p.add_argument(
+        "--per-category",
+        type=_per_category,
+        default=None,
+        help="keep K prompts per category: K, or per config like test=2,harmful=1",
+    )
     p.add_argument(
         "--batch-size", type=int, default=None, help="local-model batch size (transformers provider)"
     )
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     add_backend_arguments(p, prefix="judge-")
     p.set_defaults(func=run)
+
+
+def _per_category(text: str) -> int | dict[str, int]:
+    try:
+        if "=" not in text:
+            return int(text)
+        return {k.strip(): int(v) for k, v in (item.split("=", 1) for item in text.split(","))}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K or CONFIG=K,...; got {text!r}") from None
 
 
 def run(args) -> int:
@@ -52,8 +70,8 @@ def run(args) -> int:
         model.batch_size = args.batch_size
         model.max_concurrency = max(model.max_concurrency, args.batch_size)
     elif model.provider == "transformers":
-        model.batch_size = 16
-        model.max_concurrency = max(model.max_concurrency, 16)
+        model.batch_size = LOCAL_BATCH_SIZE
+        model.max_concurrency = max(model.max_concurrency, LOCAL_BATCH_SIZE)
     judge_model = (
         backend_config_from_arguments(args, prefix="judge_")
         if args.judge_model or args.judge_base_url

@@ -48,7 +48,8 @@ class EvalConfig:
     judge_model: BackendConfig | None = None
     output_dir: str | None = None
     limit: int | None = None
-    per_category: int | None = None  # keep the first K prompts (by id) of each category
+    # keep the first K prompts (by id) of each category: one K for all configs, or per config
+    per_category: int | dict[str, int] | None = None
     max_tokens: int = 256
     n_boot: int = 1000
     seed: int = 0
@@ -69,11 +70,12 @@ def select_rows(config: EvalConfig) -> tuple[list[dict[str, Any]], list[dict[str
         part, info = load_rows(config.dataset, name, config.split, revision=config.revision)
         for row in part:
             row["config"] = name
-        if config.per_category:
+        k = config.per_category.get(name) if isinstance(config.per_category, dict) else config.per_category
+        if k:
             by_cat: dict[Any, list[dict[str, Any]]] = {}
             for row in sorted(part, key=lambda r: r["id"]):
                 by_cat.setdefault(row.get("category"), []).append(row)
-            part = [r for cat in sorted(by_cat, key=str) for r in by_cat[cat][: config.per_category]]
+            part = [r for cat in sorted(by_cat, key=str) for r in by_cat[cat][:k]]
         rows.extend(part)
         infos.append({**info, "rows": len(part)})
     if config.limit:
