@@ -1,0 +1,81 @@
+"""Versioned prompt templates of the builder's agents (``falsereject/prompts/builder/``).
+
+A template file ``<name>.v<N>.txt`` holds named sections, each opened by a ``### <section>``
+line (``system``, ``user``, ``repair``, or ``think.system`` ...). Placeholders are
+``${name}`` (:class:`string.Template`), so JSON examples need no escaping. A template's
+sha256 goes into its stage's folder name and into the manifest: editing a template makes
+a new stage folder, and the release records exactly which prompts produced it.
+
+Templates are named by file stem (``graph.v1``) or given as a path to your own file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template as _StrTemplate
+
+from falsereject.errors import UserError
+from falsereject.llm.base import Messages
+
+PROMPT_DIR = Path(__file__).resolve().parents[1] / "prompts" / "builder"
+_SECTION = re.compile(r"^### ([A-Za-z0-9_.-]+)\s*$", re.M)
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    path: Path
+    sections: dict[str, str]
+    sha256: str
+
+    def render(self, section: str, **values: object) -> str:
+        if section not in self.sections:
+            raise UserError(f"prompt template {self.path}: no section '### {section}'")
+        try:
+            return _StrTemplate(self.sections[section]).substitute({k: str(v) for k, v in values.items()})
+        except KeyError as exc:
+            raise UserError(
+                f"prompt template {self.path}: section {section!r} uses unknown ${{{exc.args[0]}}}"
+            ) from None
+
+    def messages(self, prefix: str = "", **values: object) -> Messages:
+        """``[system, user]`` chat messages from sections ``<prefix>system`` / ``<prefix>user``."""
+        msgs = []
+        if f"{prefix}system" in self.sections:
+            msgs.append({"role": "system", "content": self.render(f"{prefix}system", **values)})
+        msgs.append({"role": "user", "content": self.render(f"{prefix}user", **values)})
+        return msgs
+
+    def has(self, section: str) -> bool:
+        return section in self.sections
+
+    @property
+    def short_hash(self) -> str:
+        return self.sha256[:12]
+
+
+def parse_sections(text: str, where: str) -> dict[str, str]:
+    parts = _SECTION.split(text)
+    if len(parts) < 3:
+        raise UserError(f"prompt template {where}: no '### <section>' lines found")
+    return {name: body.strip("\n") for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def load_template(name: str) -> PromptTemplate:
+    """Load a shipped template by stem (``generator.v1``) or any template file by path."""
+    path = Path(name)
+    if not (path.suffix == ".txt" and path.is_file()):
+        path = PROMPT_DIR / f"{name}.txt"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in PROMPT_DIR.glob("*.txt"))
+        raise UserError(f"prompt template {name!r} not found: give a file path or one of {shipped}")
+    text = path.read_text(encoding="utf-8")
+    return PromptTemplate(
+        name=path.stem,
+        path=path,
+        sections=parse_sections(text, str(path)),
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
