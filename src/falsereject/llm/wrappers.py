@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 import sqlite3
 import threading
 from pathlib import Path
@@ -52,31 +53,57 @@ class _WaitRetryAfter:
 
 
 class RetryingBackend(_Wrapper):
-    """Retries :class:`TransientError` with backoff; gives up with a :class:`BackendError`."""
+    """Retries :class:`TransientError` with backoff; gives up with a :class:`BackendError`.
+
+    The first attempt is a plain call: tenacity's machinery only starts once something
+    failed (it was half the CPU of a 200k-call build when run on every call).
+    """
 
     def __init__(
         self, inner: Backend, *, max_retries: int = 5, initial_wait: float = 0.5, max_wait: float = 30.0
     ):
         super().__init__(inner)
         self.max_retries = max_retries
-        self.wait = _WaitRetryAfter(initial_wait, max_wait)
+        self.initial_wait = initial_wait
+        # the retry loop starts at the 2nd attempt, so its backoff starts one step up
+        self.wait = _WaitRetryAfter(2 * initial_wait, max_wait)
+        self.max_wait = max_wait
 
     async def agenerate(self, messages: Messages, **params: Any) -> Generation:
+        self.usage.calls += 1
+        try:
+            gen = await self.inner.agenerate(messages, **params)
+        except TransientError as exc:
+            gen = await self._retry(messages, params, exc)
+        except BackendError:
+            self.usage.failures += 1
+            raise
+        self.usage.add(gen)
+        return gen
+
+    async def _retry(self, messages: Messages, params: dict[str, Any], first: TransientError) -> Generation:
         def count_retry(_state) -> None:
             self.usage.retries += 1
 
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self.max_retries + 1),
-            wait=self.wait,
-            before_sleep=count_retry,
-            reraise=True,
-        )
         try:
+            if self.max_retries < 1:
+                raise first
+            self.usage.retries += 1
+            hint = first.retry_after
+            delay = hint if hint is not None else self.initial_wait * (1 + random.random())
+            await asyncio.sleep(min(delay, self.max_wait))
+            retrying = AsyncRetrying(
+                retry=retry_if_exception_type(TransientError),
+                stop=stop_after_attempt(self.max_retries),
+                wait=self.wait,
+                before_sleep=count_retry,
+                reraise=True,
+            )
             async for attempt in retrying:
                 with attempt:
                     self.usage.calls += 1
                     gen = await self.inner.agenerate(messages, **params)
+            return gen
         except TransientError as exc:
             self.usage.failures += 1
             raise BackendError(
@@ -85,8 +112,6 @@ class RetryingBackend(_Wrapper):
         except BackendError:
             self.usage.failures += 1
             raise
-        self.usage.add(gen)
-        return gen
 
 
 class LimitedBackend(_Wrapper):
