@@ -75,9 +75,13 @@ async def extract_graph(
 
 
 def copies(query: str, seed: str) -> bool:
-    """Is ``query`` (nearly) the seed itself: equal, contained in it, or >= 85% similar?"""
+    """Is ``query`` (nearly) the seed itself: contained in it (or it in the query), or a
+    word-sequence similarity >= 0.7 (a reworded opening, "safely" added...)?"""
     q, t = normalise_prompt(query), normalise_prompt(seed)
-    return q in t or t in q or difflib.SequenceMatcher(None, q, t).ratio() >= 0.85
+    if q in t or t in q:
+        return True
+    m = difflib.SequenceMatcher(None, q.split(), t.split(), autojunk=False)  # words: fast
+    return m.real_quick_ratio() >= 0.7 and m.quick_ratio() >= 0.7 and m.ratio() >= 0.7
 
 
 def _check_query(obj: dict[str, Any], seed: str, names: list[str], config: BuilderConfig) -> dict[str, Any]:
@@ -122,7 +126,7 @@ async def adversarial_candidate(
     from falsereject.builder.graph import from_node_link
 
     seed, attempt = item["seed"], item["attempt"]
-    g = from_node_link(item["graph"])
+    g = item.get("nx") or from_node_link(item["graph"])  # the pipeline parses each seed's graph once
     names = list(g.nodes)
     view = steer(g, seed["seed_id"], attempt)
     category = category_name(seed["category"])

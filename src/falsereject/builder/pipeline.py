@@ -24,6 +24,7 @@ from falsereject import __version__
 from falsereject.builder import agents, annotation, dedup, release, responses, splits, validation
 from falsereject.builder.backends import CallBound, RoleBackends
 from falsereject.builder.config import BuilderConfig, backend_identity, models_manifest
+from falsereject.builder.graph import from_node_link
 from falsereject.builder.prompts import load_template
 from falsereject.builder.report import Report
 from falsereject.builder.runner import run_stage
@@ -172,12 +173,13 @@ class Pipeline:
             "upstream": store.hash, "generator": self._identity("generator"), "discriminator": self._identity("discriminator"),
             "templates": [t["generator"].sha256, t["discriminator"].sha256], "adversarial": adv_cfg, "json_attempts": cfg.max_json_attempts,
         }  # fmt: skip
-        items = [
-            (f"{s['seed_id']}.{k}", {"seed": s, "graph": graphs[s["seed_id"]]["graph"], "attempt": k})
-            for s in seeds
-            if s["seed_id"] in graphs
-            for k in range(cfg.adversarial.candidates_per_seed)
-        ]
+        items = []
+        for s in seeds:
+            if s["seed_id"] in graphs:
+                data = graphs[s["seed_id"]]["graph"]
+                g = from_node_link(data)
+                for k in range(cfg.adversarial.candidates_per_seed):
+                    items.append((f"{s['seed_id']}.{k}", {"seed": s, "graph": data, "nx": g, "attempt": k}))
         templates = {"generator": t["generator"], "discriminator": t["discriminator"]}
         store, cands = await self._stage(
             3, "adversarial", fp, items,
