@@ -142,21 +142,9 @@ class TransformersBackend(Backend):
         self.load()
         tok, model = self._tokenizer, self._model
         n = int(params.get("n") or 1)
-        temperature = float(params.get("temperature") or 0.0)
-        max_tokens = int(params.get("max_tokens") or DEFAULT_MAX_TOKENS)
         prompts = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in batch]
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        gen_kwargs: dict[str, Any] = {
-            "max_new_tokens": max_tokens,
-            "pad_token_id": tok.pad_token_id,
-            "num_return_sequences": n,
-        }
-        if temperature > 0:
-            gen_kwargs.update(
-                do_sample=True, temperature=temperature, top_p=float(params.get("top_p") or 1.0)
-            )
-        else:
-            gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        gen_kwargs = generate_kwargs(tok, params, num_return_sequences=n)
         with self._gen_lock, torch.inference_mode():
             if params.get("seed") is not None:
                 torch.manual_seed(int(params["seed"]))
@@ -204,6 +192,21 @@ class TransformersBackend(Backend):
             self._stream_batcher = StreamBatcher(self)
         async for piece in self._stream_batcher.stream(messages, params):
             yield piece
+
+
+def generate_kwargs(tok, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """``model.generate`` keyword arguments for OpenAI-style params (0 temperature = greedy)."""
+    temperature = float(params.get("temperature") or 0.0)
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": int(params.get("max_tokens") or DEFAULT_MAX_TOKENS),
+        "pad_token_id": tok.pad_token_id,
+        **extra,
+    }
+    if temperature > 0:
+        kwargs.update(do_sample=True, temperature=temperature, top_p=float(params.get("top_p") or 1.0))
+    else:
+        kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+    return kwargs
 
 
 def _eos_ids(model, tok) -> set[int]:

@@ -105,7 +105,7 @@ class StreamBatcher:
         from transformers import StoppingCriteria, StoppingCriteriaList
         from transformers.generation.streamers import BaseStreamer
 
-        from falsereject.llm.transformers_provider import DEFAULT_MAX_TOKENS, _eos_ids
+        from falsereject.llm.transformers_provider import _eos_ids, generate_kwargs
 
         backend = self.backend
         backend.load()
@@ -163,19 +163,9 @@ class StreamBatcher:
                 flags = [r.done or r.cancelled.is_set() for r in batch]
                 return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
 
-        temperature = float(params.get("temperature") or 0.0)
-        gen_kwargs: dict[str, Any] = {
-            "max_new_tokens": int(params.get("max_tokens") or DEFAULT_MAX_TOKENS),
-            "pad_token_id": tok.pad_token_id,
-            "streamer": RowStreamer(),
-            "stopping_criteria": StoppingCriteriaList([RowsFinished()]),
-        }
-        if temperature > 0:
-            gen_kwargs.update(
-                do_sample=True, temperature=temperature, top_p=float(params.get("top_p") or 1.0)
-            )
-        else:
-            gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        gen_kwargs = generate_kwargs(
+            tok, params, streamer=RowStreamer(), stopping_criteria=StoppingCriteriaList([RowsFinished()])
+        )
         with backend._gen_lock, torch.inference_mode():
             if all(r.cancelled.is_set() for r in batch):
                 return
