@@ -172,3 +172,5 @@ class LocalServer:
             except Exception:  # noqa: BLE001
                 self.proc.kill()
         self.proc = None
+        if self.log_path is not None and exc[0] is None:  # keep the log when something failed
+            self.log_path.unlink(missing_ok=True)
