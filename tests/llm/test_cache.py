@@ -88,3 +88,28 @@ def test_on_result_streams_results_as_they_finish(tmp_path):
     got = {}
     backend.generate(MSGS, on_result=lambda i, g: got.__setitem__(i, g.text))
     assert sorted(got) == list(range(5)) and got[3].startswith("answer to prompt 3")
+
+
+def test_a_model_folder_retrained_in_place_misses_the_cache(tmp_path):
+    import os
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    weights = folder / "model.safetensors"
+    weights.write_bytes(b"v1")
+
+    def stack():
+        raw = ScriptedBackend("x")
+        config = BackendConfig(provider="scripted", model=str(folder), cache_dir=str(tmp_path / "c"))
+        return build_backend(config, provider=raw), raw
+
+    b1, raw1 = stack()
+    b1.generate(MSGS[:1])
+    b2, raw2 = stack()
+    b2.generate(MSGS[:1])
+    assert len(raw2.requests) == 0  # same weights: cached
+    weights.write_bytes(b"version 2")
+    os.utime(weights, ns=(1, 1))
+    b3, raw3 = stack()
+    b3.generate(MSGS[:1])
+    assert len(raw3.requests) == 1  # new weights: asked again

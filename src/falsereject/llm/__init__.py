@@ -58,6 +58,25 @@ def default_cache_dir() -> Path:
     return cache_root() / "llm"
 
 
+def _folder_fingerprint(model: str) -> str:
+    """``@<hash>`` of a local model folder's weight/config files (name, size, mtime), else ``""``.
+
+    The cache key must change when a folder is retrained in place, or a fine-tuned model
+    would be answered from its previous version's cache.
+    """
+    folder = Path(model)
+    if not folder.is_dir():
+        return ""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for f in sorted(folder.iterdir()):
+        if f.is_file() and f.suffix in {".safetensors", ".bin", ".json", ".gguf", ".jinja"}:
+            st = f.stat()
+            digest.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return "@" + digest.hexdigest()[:16]
+
+
 def build_backend(config: BackendConfig, *, provider: Backend | None = None) -> Backend:
     """The full stack for ``config``; ``provider`` replaces the raw provider (tests)."""
     raw = provider or create_provider(config)
@@ -66,6 +85,7 @@ def build_backend(config: BackendConfig, *, provider: Backend | None = None) -> 
     if (config.cache_dir or "").lower() not in ("off", "none", "false"):
         cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
         model_id = config.model if not config.gguf_file else f"{config.model}::{config.gguf_file}"
+        model_id += _folder_fingerprint(config.model)
         stack = CachedBackend(stack, cache_dir / "responses.sqlite", model_id=model_id)
     return ConfiguredBackend(stack, config)
 
