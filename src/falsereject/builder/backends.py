@@ -8,7 +8,7 @@
 * Under every stack, a :class:`CallBound` caps LLM calls in flight across all roles
   (``max_concurrency``) and measures busy time (the benchmark's achieved concurrency).
 * Over every stack, a :class:`RoleBackend` counts calls/cache hits/tokens per role and into
-  the :class:`Meter` of the row being processed (a context variable), so each stage record
+  the :class:`UsageCounters` of the row being processed (a context variable), so each stage record
   carries its own cost.
 """
 
@@ -19,37 +19,13 @@ import contextlib
 import contextvars
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from falsereject.builder.config import BuilderConfig
 from falsereject.llm import Backend, BackendConfig, Generation, Messages, UsageCounters, build_backend
 from falsereject.llm.registry import create_provider
 
-
-@dataclass
-class Meter:
-    calls: int = 0
-    cache_hits: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def add(self, gen: Generation) -> None:
-        self.calls += 1
-        self.cache_hits += int(gen.cached)
-        self.prompt_tokens += gen.prompt_tokens
-        self.completion_tokens += gen.completion_tokens
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "calls": self.calls,
-            "cache_hits": self.cache_hits,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-        }
-
-
-ROW_METER: contextvars.ContextVar[Meter | None] = contextvars.ContextVar(
+ROW_METER: contextvars.ContextVar[UsageCounters | None] = contextvars.ContextVar(
     "falsereject_row_meter", default=None
 )
 
@@ -125,7 +101,7 @@ class RoleBackend(Backend):
         self.usage.add(gen)
         meter = ROW_METER.get()
         if meter is not None:
-            meter.add(gen)
+            meter.record(gen)
         return gen
 
     async def aclose(self) -> None:

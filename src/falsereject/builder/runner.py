@@ -23,10 +23,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from falsereject.builder.backends import ROW_METER, Meter
+from falsereject.builder.backends import ROW_METER
 from falsereject.builder.parsing import AgentOutputError
 from falsereject.builder.store import StageStore
 from falsereject.errors import UserError
+from falsereject.llm import UsageCounters
 
 log = logging.getLogger("falsereject.builder")
 
@@ -75,7 +76,7 @@ async def run_stage(
         for key, item in queue:
             if stop:
                 return
-            meter = Meter()
+            meter = UsageCounters()
             token = ROW_METER.set(meter)
             try:
                 record = await fn(item)

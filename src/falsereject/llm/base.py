@@ -76,6 +76,12 @@ class UsageCounters:
         self.prompt_tokens += gen.prompt_tokens
         self.completion_tokens += gen.completion_tokens
 
+    def record(self, gen: Generation) -> None:
+        """Count one answered request: a call (or a cache hit) and its tokens."""
+        self.calls += 1
+        self.cache_hits += int(gen.cached)
+        self.add(gen)
+
     def merge(self, other: UsageCounters) -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
