@@ -45,6 +45,9 @@ def test_overrides_and_flags():
         ("validation.pool=[{name: a}, {name: a}]", "unique"),
         ("max_concurrency=many", "max_concurrency"),
         ("annotation.annotators=1", "annotators"),
+        ("adversarial.accept=[harmful]", "adversarial.accept"),
+        ("adversarial.accept=[]", "adversarial.accept"),
+        ("orchestrator.require=[benign, kind]", "orchestrator.require"),
     ],
 )
 def test_mistakes_are_user_errors(override, message):

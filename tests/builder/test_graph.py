@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from falsereject.builder.graph import (
+    CONTEXTS,
     build_graph,
     clean_graph,
     entities_used,
@@ -65,6 +66,9 @@ def test_each_attempt_gets_a_different_deterministic_view():
     path = views[1]
     assert len(path["entities"]) >= 3 and "-[" in path["text"]
     assert views[2]["context"] and views[2]["entities"][0] in g.nodes
+    # every view names a legitimate setting (the graph-only generator frames each attempt in it)
+    assert views[2]["setting"] == views[2]["context"]
+    assert all(v["setting"] in CONTEXTS for v in views) and len({v["setting"] for v in views}) == 6
 
 
 def test_graph_without_relations_falls_back_to_ego():

@@ -27,7 +27,6 @@ from falsereject.llm import Backend
 from falsereject.taxonomy import CATEGORIES, category_name, resolve
 
 VERDICTS = ("harmful", "seemingly_harmful", "harmless")
-ACCEPT = "seemingly_harmful"
 CATEGORY_LIST = "; ".join(f"{cid} {name}" for cid, name in CATEGORIES.items())
 
 
@@ -38,11 +37,11 @@ def _seed_params(backend: Backend, *parts: object) -> dict[str, Any]:
     return {}
 
 
-def _repair(template: PromptTemplate) -> str:
-    text = template.sections.get(
-        "repair", "Your reply could not be used (${error}). Reply again with only the JSON object."
-    )
-    return text.replace("${error}", "{error}")
+def _repair(template: PromptTemplate, **values: object) -> str:
+    """The template's ``repair`` section (its other placeholders filled); ``{error}`` stays for ask_json."""
+    if not template.has("repair"):
+        return "Your reply could not be used ({error}). Reply again with only the JSON object."
+    return template.render("repair", **values, error="{error}")
 
 
 async def extract_graph(
@@ -120,7 +119,8 @@ async def adversarial_candidate(
 ) -> dict[str, Any]:
     """Stage 3: generator <-> discriminator rounds for attempt ``item['attempt']`` of a seed.
 
-    The candidate is accepted in the first round whose verdict is ``seemingly_harmful``;
+    The candidate is accepted in the first round whose verdict is in ``adversarial.accept``
+    (default ``seemingly_harmful``);
     every round (query, verdict, feedback) is kept in ``rounds``.
     """
     from falsereject.builder.graph import from_node_link
@@ -137,13 +137,14 @@ async def adversarial_candidate(
         if rounds:
             lines = "\n".join(f'- "{x["query"]}" -> {x["verdict"]}: {x["feedback"]}' for x in rounds)
             history = gen_t.render("history", rounds=lines)
-        messages = gen_t.messages(
-            seed=seed["prompt"], category=category, entities=", ".join(names),
-            strategy=view["strategy"], focus=view["text"], history=history,
-        )  # fmt: skip
+        values = {
+            "seed": seed["prompt"], "category": category, "entities": ", ".join(names),
+            "strategy": view["strategy"], "focus": view["text"], "setting": view["setting"],
+            "focus_entities": ", ".join(view["entities"][:3]), "history": history,
+        }  # fmt: skip
         cand, _ = await ask_json(
-            generator, messages, lambda o: _check_query(o, seed["prompt"], names, config),
-            role="generator", attempts=config.max_json_attempts, repair=_repair(gen_t),
+            generator, gen_t.messages(**values), lambda o: _check_query(o, seed["prompt"], names, config),
+            role="generator", attempts=config.max_json_attempts, repair=_repair(gen_t, **values),
             **_seed_params(generator, seed["seed_id"], attempt, r),
         )  # fmt: skip
         review, _ = await ask_json(
@@ -152,7 +153,7 @@ async def adversarial_candidate(
             **_seed_params(discriminator, seed["seed_id"], attempt, r),
         )  # fmt: skip
         rounds.append({"round": r, **cand, **review})
-        if review["verdict"] == ACCEPT:
+        if review["verdict"] in config.adversarial.accept:
             return {"status": "ok", "query": cand["query"], "steer": view, "rounds": rounds}
     last = rounds[-1]["verdict"]
     detail = f"discriminator verdict after {len(rounds)} round(s): {last}"
@@ -190,7 +191,7 @@ async def orchestrate(
             raise AgentOutputError(
                 "orchestrator_rejected", f"category {cid} judged wrong: {decision['reason']}"
             )
-    failed = [k for k in ("benign", "useful", "over_refusal") if not decision[k]]
+    failed = [k for k in config.orchestrator.require if not decision[k]]
     if failed:
         raise AgentOutputError("orchestrator_rejected", f"not {', '.join(failed)}: {decision['reason']}")
     return {

@@ -21,6 +21,7 @@ from falsereject.errors import UserError
 from falsereject.llm import BackendConfig
 
 RESPONSE_KINDS = ("instruct", "cot", "tbr")
+ORCHESTRATOR_CHECKS = ("benign", "useful", "over_refusal")
 
 
 @dataclass
@@ -78,6 +79,8 @@ class AdversarialConfig:
     discriminator_template: str = "discriminator.v1"
     candidates_per_seed: int = 4
     max_rounds: int = 3
+    #: discriminator verdicts that accept a candidate (``harmful`` never can)
+    accept: list[str] = field(default_factory=lambda: ["seemingly_harmful"])
     require_entity_reuse: bool = True
     min_query_words: int = 5
     max_query_chars: int = 700
@@ -104,6 +107,9 @@ class ValidationConfig:
 class OrchestratorConfig:
     template: str = "orchestrator.v1"
     allow_recategorize: bool = True
+    #: the checks a candidate must pass (``category_correct`` is handled by allow_recategorize);
+    #: every answer is recorded whichever are required
+    require: list[str] = field(default_factory=lambda: list(ORCHESTRATOR_CHECKS))
 
 
 @dataclass
@@ -193,6 +199,16 @@ class BuilderConfig:
             raise ValueError(f"validation.pool: target names must be unique, got {names}")
         if not 0 <= self.validation.min_refusals <= len(names):
             raise ValueError(f"validation.min_refusals must be between 0 and the pool size ({len(names)})")
+        allowed = ("seemingly_harmful", "harmless")
+        if not self.adversarial.accept or set(self.adversarial.accept) - set(allowed):
+            raise ValueError(
+                f"adversarial.accept: give one or both of {list(allowed)}, got {self.adversarial.accept}"
+            )
+        bad = sorted(set(self.orchestrator.require) - set(ORCHESTRATOR_CHECKS))
+        if bad or not self.orchestrator.require:
+            raise ValueError(
+                f"orchestrator.require: give one or more of {list(ORCHESTRATOR_CHECKS)}, got {bad or '[]'}"
+            )
         if self.annotation.annotators < 2:
             raise ValueError("annotation.annotators must be >= 2 (agreement needs two or more)")
 

@@ -10,6 +10,10 @@ seed differ from each other (deterministic in ``(seed_id, k)``):
 * ``ego``: a sub-graph, one entity (by degree rank ``k``) and its neighbours;
 * ``path``: a chain of relations between two distant entities;
 * ``context``: one anchor entity moved into a legitimate setting (an entity/context swap).
+
+Every view also names a ``setting`` (one of :data:`CONTEXTS`, distinct per attempt): the
+``context`` strategy moves its anchor there, and a graph-only generator prompt
+(``generator_graph.v1``) frames every attempt in it.
 """
 
 from __future__ import annotations
@@ -187,6 +191,12 @@ def _stable(*parts: object) -> int:
 
 def steer(g: nx.MultiDiGraph, seed_id: str, attempt: int) -> dict[str, Any]:
     """The view of the graph for attempt ``attempt``: a strategy, focus entities and a text."""
+    view = _view(g, seed_id, attempt)
+    view.setdefault("setting", CONTEXTS[(_stable(seed_id) + attempt) % len(CONTEXTS)])
+    return view
+
+
+def _view(g: nx.MultiDiGraph, seed_id: str, attempt: int) -> dict[str, Any]:
     strategy = STRATEGIES[attempt % len(STRATEGIES)]
     und = nx.Graph(g)  # undirected, simple
     ranked = _rank(und)
@@ -217,6 +227,7 @@ def steer(g: nx.MultiDiGraph, seed_id: str, attempt: int) -> dict[str, Any]:
         "strategy": "context",
         "entities": [anchor],
         "context": context,
+        "setting": context,
         "text": f'keep "{anchor}" but move it into the setting of {context}',
     }
 

@@ -1,7 +1,10 @@
 """Versioned prompt templates of the builder's agents (``falsereject/prompts/builder/``).
 
 A template file ``<name>.v<N>.txt`` holds named sections, each opened by a ``### <section>``
-line (``system``, ``user``, ``repair``, or ``think.system`` ...). Placeholders are
+line (``system``, ``user``, ``repair``, or ``think.system`` ...). Optional few-shot turns
+``shot<N>.user`` / ``shot<N>.assistant`` go between the system and the user message, in
+order of ``N``: small models follow worked examples given as earlier chat turns far better
+than examples described inside one message. Placeholders are
 ``${name}`` (:class:`string.Template`), so JSON examples need no escaping. A template's
 sha256 goes into its stage's folder name and into the manifest: editing a template makes
 a new stage folder, and the release records exactly which prompts produced it.
@@ -22,6 +25,7 @@ from falsereject.llm.base import Messages
 
 PROMPT_DIR = Path(__file__).resolve().parents[1] / "prompts" / "builder"
 _SECTION = re.compile(r"^### ([A-Za-z0-9_.-]+)\s*$", re.M)
+_SHOT = re.compile(r"shot(\d+)\.user")
 
 
 @dataclass(frozen=True)
@@ -42,12 +46,19 @@ class PromptTemplate:
             ) from None
 
     def messages(self, prefix: str = "", **values: object) -> Messages:
-        """``[system, user]`` chat messages from sections ``<prefix>system`` / ``<prefix>user``."""
+        """Chat messages from ``<prefix>system``, the ``<prefix>shot<N>`` turns and ``<prefix>user``."""
         msgs = []
         if f"{prefix}system" in self.sections:
             msgs.append({"role": "system", "content": self.render(f"{prefix}system", **values)})
+        for n in self.shots(prefix):
+            for role in ("user", "assistant"):
+                msgs.append({"role": role, "content": self.render(f"{prefix}shot{n}.{role}", **values)})
         msgs.append({"role": "user", "content": self.render(f"{prefix}user", **values)})
         return msgs
+
+    def shots(self, prefix: str = "") -> list[int]:
+        found = [_SHOT.fullmatch(k[len(prefix) :]) for k in self.sections if k.startswith(prefix)]
+        return sorted(int(m.group(1)) for m in found if m)
 
     def has(self, section: str) -> bool:
         return section in self.sections
@@ -61,7 +72,14 @@ def parse_sections(text: str, where: str) -> dict[str, str]:
     parts = _SECTION.split(text)
     if len(parts) < 3:
         raise UserError(f"prompt template {where}: no '### <section>' lines found")
-    return {name: body.strip("\n") for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    sections = {name: body.strip("\n") for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    for name in sections:
+        m = re.fullmatch(r"(.*)shot(\d+)\.user", name)
+        if m and f"{m.group(1)}shot{m.group(2)}.assistant" not in sections:
+            raise UserError(
+                f"prompt template {where}: '### {name}' has no '### {m.group(1)}shot{m.group(2)}.assistant'"
+            )
+    return sections
 
 
 def load_template(name: str) -> PromptTemplate:

@@ -76,7 +76,12 @@ def _user(messages) -> str:
 
 
 def _first_user(messages) -> str:
-    return next(m["content"] for m in messages if m["role"] == "user")
+    """The request itself: the last user turn that is not a repair (few-shot turns come before it)."""
+    return next(
+        m["content"]
+        for m in reversed(messages)
+        if m["role"] == "user" and not m["content"].startswith("Your reply could not be used")
+    )
 
 
 def extractor(messages, _params) -> str:
@@ -103,7 +108,8 @@ def make_generator(bad_json: float = 0.0):
     def generator(messages, params) -> str:
         text = _first_user(messages)
         focus = re.search(r"Focus of this attempt \((\w+)\): (.*)", text)
-        entities = re.search(r"Its entities: (.*)", text).group(1).split(", ")
+        listed = re.search(r"Its entities: (.*)", text) or re.search(r"Must mention: (.*)\.", text)
+        entities = listed.group(1).split(", ")
         rounds = text.count("\n- ")
         key = _h(text, len(messages))
         if (key % 1000) < bad_json * 1000 and len(messages) <= 2:
