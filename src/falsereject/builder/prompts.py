@@ -3,8 +3,8 @@
 A template file ``<name>.v<N>.txt`` holds named sections, each opened by a ``### <section>``
 line (``system``, ``user``, ``repair``, or ``think.system`` ...). Optional few-shot turns
 ``shot<N>.user`` / ``shot<N>.assistant`` go between the system and the user message, in
-order of ``N``: small models follow worked examples given as earlier chat turns far better
-than examples described inside one message. Placeholders are
+order of ``N`` (the embedded 0.5B model followed worked examples given as earlier chat
+turns, not ones described inside one message: see ``builders/configs/offline.yaml``). Placeholders are
 ``${name}`` (:class:`string.Template`), so JSON examples need no escaping. A template's
 sha256 goes into its stage's folder name and into the manifest: editing a template makes
 a new stage folder, and the release records exactly which prompts produced it.
@@ -25,7 +25,7 @@ from falsereject.llm.base import Messages
 
 PROMPT_DIR = Path(__file__).resolve().parents[1] / "prompts" / "builder"
 _SECTION = re.compile(r"^### ([A-Za-z0-9_.-]+)\s*$", re.M)
-_SHOT = re.compile(r"shot(\d+)\.user")
+_SHOT = re.compile(r"(.*)shot(\d+)\.user")  # (prefix, N) of a few-shot question
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,8 @@ class PromptTemplate:
         return msgs
 
     def shots(self, prefix: str = "") -> list[int]:
-        found = [_SHOT.fullmatch(k[len(prefix) :]) for k in self.sections if k.startswith(prefix)]
-        return sorted(int(m.group(1)) for m in found if m)
+        found = [_SHOT.fullmatch(k) for k in self.sections]
+        return sorted(int(m.group(2)) for m in found if m and m.group(1) == prefix)
 
     def has(self, section: str) -> bool:
         return section in self.sections
@@ -74,7 +74,7 @@ def parse_sections(text: str, where: str) -> dict[str, str]:
         raise UserError(f"prompt template {where}: no '### <section>' lines found")
     sections = {name: body.strip("\n") for name, body in zip(parts[1::2], parts[2::2], strict=True)}
     for name in sections:
-        m = re.fullmatch(r"(.*)shot(\d+)\.user", name)
+        m = _SHOT.fullmatch(name)
         if m and f"{m.group(1)}shot{m.group(2)}.assistant" not in sections:
             raise UserError(
                 f"prompt template {where}: '### {name}' has no '### {m.group(1)}shot{m.group(2)}.assistant'"
