@@ -99,25 +99,23 @@ def test_server_going_away_keeps_generations_and_resumes(tiny_server, tiny_model
 
 
 def test_compare_and_leaderboard(monkeypatch, tmp_path, capsys):
+    def scripted_run(name: str, folder: str) -> dict:
+        return run_eval(
+            EvalConfig(
+                model=BackendConfig(provider="scripted", model=name, cache_dir="off"),
+                configs=["test", "harmful"],
+                per_category=1,
+                output_dir=str(tmp_path / folder),
+            )
+        )
+
     _scripted(monkeypatch, lambda prompt: REFUSE)
-    base = EvalConfig(
-        model=BackendConfig(provider="scripted", model="refuser", cache_dir="off"),
-        configs=["test", "harmful"],
-        per_category=1,
-        output_dir=str(tmp_path / "a"),
-    )
-    report_a = run_eval(base)
+    report_a = scripted_run("refuser", "a")
     assert report_a["scores"]["benign"]["refusal_rate"]["value"] == 1.0
     assert report_a["scores"]["harmful"]["useful_safety_rate"]["value"] == 1.0
 
     _scripted(monkeypatch, lambda prompt: COMPLY)
-    tuned = EvalConfig(
-        model=BackendConfig(provider="scripted", model="complier", cache_dir="off"),
-        configs=["test", "harmful"],
-        per_category=1,
-        output_dir=str(tmp_path / "b"),
-    )
-    report_b = run_eval(tuned)
+    report_b = scripted_run("complier", "b")
     assert report_b["scores"]["benign"]["compliance_rate"]["value"] == 1.0
 
     assert (
