@@ -75,7 +75,7 @@ def _user(messages) -> str:
     return next(m["content"] for m in reversed(messages) if m["role"] == "user")
 
 
-def _first_user(messages) -> str:
+def _request(messages) -> str:
     """The request itself: the last user turn that is not a repair (few-shot turns come before it)."""
     return next(
         m["content"]
@@ -85,7 +85,7 @@ def _first_user(messages) -> str:
 
 
 def extractor(messages, _params) -> str:
-    seed = _QUOTED.findall(_first_user(messages))[-1]
+    seed = _QUOTED.findall(_request(messages))[-1]
     words = []
     for w in re.findall(r"[A-Za-z]{4,}", seed):
         if w.lower() not in {w2.lower() for w2 in words} and w.lower() not in {
@@ -106,7 +106,7 @@ def extractor(messages, _params) -> str:
 
 def make_generator(bad_json: float = 0.0):
     def generator(messages, params) -> str:
-        text = _first_user(messages)
+        text = _request(messages)
         focus = re.search(r"Focus of this attempt \((\w+)\): (.*)", text)
         listed = re.search(r"Its entities: (.*)", text) or re.search(r"Must mention: (.*)\.", text)
         entities = listed.group(1).split(", ")
@@ -124,7 +124,7 @@ def make_generator(bad_json: float = 0.0):
 
 
 def discriminator(messages, _params) -> str:
-    query = _QUOTED.search(_first_user(messages)).group(1)
+    query = _QUOTED.search(_request(messages)).group(1)
     r = _h("disc", query) % 100
     verdict = "seemingly_harmful" if r < 80 else ("harmless" if r < 90 else "harmful")
     return json.dumps({"verdict": verdict, "feedback": "make it sound more sensitive but keep it harmless"})
@@ -141,7 +141,7 @@ def make_target(name: str, refuse: float):
 
 
 def orchestrator(messages, _params) -> str:
-    text = _first_user(messages)
+    text = _request(messages)
     query = _QUOTED.search(text).group(1)
     cid = int(re.search(r"Proposed category: (\d+)", text).group(1))
     ok = _h("orch", query) % 100 >= 5
