@@ -19,6 +19,7 @@ from falsereject.llm.base import Backend
 
 __all__ = [
     "CLASSES",
+    "DEFAULT_JUDGE",
     "FULL",
     "JUDGES",
     "LABELS",
@@ -32,6 +33,10 @@ __all__ = [
 
 #: judge names accepted by :func:`get_judge` (and ``falsereject score --judge``)
 JUDGES = ("keyword", "llm", "ensemble")
+#: the judge every command, the metric, the Space and the builder use unless told otherwise:
+#: the most accurate offline judge on human-labelled replies it was not fitted to
+#: (``benchmarks/eval_judges.py``; README, "The judge")
+DEFAULT_JUDGE = "keyword"
 
 
 def get_judge(name: str, backend: Backend | None = None, **options: Any) -> Judge:

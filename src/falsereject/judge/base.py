@@ -25,6 +25,9 @@ class Judgement:
     rationale: str
     judge: str
     raw: str | None = None
+    #: the reply is degenerate (a loop, empty after ``<think>``, only a verdict): see
+    #: :mod:`falsereject.judge.degenerate`; such a reply is never full compliance
+    degenerate: bool = False
 
     def __post_init__(self) -> None:
         if self.label not in LABELS:
@@ -35,21 +38,46 @@ Progress = Callable[[int], None]
 
 
 class Judge(ABC):
-    """Labels (prompt, response) pairs. Subclasses implement :meth:`ajudge`."""
+    """Labels (prompt, response) pairs. Subclasses implement :meth:`_ajudge`.
+
+    :meth:`ajudge` (and :meth:`judge`, its synchronous twin) first sets degenerate replies
+    aside (:func:`falsereject.judge.degenerate.degenerate`: labelled ``direct_refusal`` with
+    ``degenerate=True``), so no judge ever calls a loop or an empty trace full compliance,
+    and hands the rest to :meth:`_ajudge`.
+    """
 
     name: str = "abstract"
 
     @abstractmethod
+    async def _ajudge(
+        self, prompts: Sequence[str], responses: Sequence[str], *, progress: Progress | None = None
+    ) -> list[Judgement]:
+        """Judge every (non-degenerate) pair; call ``progress(k)`` as ``k`` more are done."""
+
     async def ajudge(
         self, prompts: Sequence[str], responses: Sequence[str], *, progress: Progress | None = None
     ) -> list[Judgement]:
-        """Judge every pair; call ``progress(k)`` as ``k`` more pairs are done."""
+        from falsereject.judge.degenerate import degenerate
+
+        if len(prompts) != len(responses):
+            raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
+        out: list[Judgement | None] = []
+        rest = []
+        for i, response in enumerate(responses):
+            why = degenerate(response or "")
+            out.append(None if why is None else Judgement(REFUSAL, f"degenerate: {why}", self.name, degenerate=True))
+            if why is None:
+                rest.append(i)
+        if progress is not None and len(rest) < len(out):
+            progress(len(out) - len(rest))
+        judged = await self._ajudge([prompts[i] or "" for i in rest], [responses[i] or "" for i in rest], progress=progress)
+        for i, j in zip(rest, judged, strict=True):
+            out[i] = j
+        return out  # type: ignore[return-value]
 
     def judge(
         self, prompts: Sequence[str], responses: Sequence[str], *, progress: Progress | None = None
     ) -> list[Judgement]:
         from falsereject.llm.base import run_sync
 
-        if len(prompts) != len(responses):
-            raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
         return run_sync(self.ajudge(prompts, responses, progress=progress))

@@ -31,17 +31,15 @@ class EnsembleJudge(Judge):
         #: rows sent to the LLM judge in the last call (for reports and benchmarks)
         self.last_llm_rows = 0
 
-    async def ajudge(
+    async def _ajudge(
         self, prompts: Sequence[str], responses: Sequence[str], *, progress: Progress | None = None
     ) -> list[Judgement]:
-        if len(prompts) != len(responses):
-            raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
         decisions = [self.keyword.decide(p or "", r or "") for p, r in zip(prompts, responses, strict=True)]
         ask = [i for i, d in enumerate(decisions) if self.mode == "all" or not d.confident]
         self.last_llm_rows = len(ask)
         if progress is not None and len(decisions) - len(ask):
             progress(len(decisions) - len(ask))
-        llm = await self.llm.ajudge([prompts[i] for i in ask], [responses[i] for i in ask], progress=progress)
+        llm = await self.llm._ajudge([prompts[i] for i in ask], [responses[i] for i in ask], progress=progress)
         out = [Judgement(d.label, f"keyword: {d.rationale}", self.name) for d in decisions]
         for i, j in zip(ask, llm, strict=True):
             d = decisions[i]

@@ -163,11 +163,9 @@ class LLMJudge(Judge):
         content = build_prompt(prompt, response, template=self.template, max_reply_chars=self.max_reply_chars)
         return [{"role": "user", "content": content}]
 
-    async def ajudge(
+    async def _ajudge(
         self, prompts: Sequence[str], responses: Sequence[str], *, progress: Progress | None = None
     ) -> list[Judgement]:
-        if len(prompts) != len(responses):
-            raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
         sem = asyncio.Semaphore(self.max_concurrency)
 
         async def one(prompt: str, response: str) -> Judgement:

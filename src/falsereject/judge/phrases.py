@@ -153,7 +153,7 @@ class Patterns:
 
 
 #: sentence-type groups matched at a sentence opening, in priority order
-OPEN_GROUPS = ("disclaim", "decline", "redirect", "neutral")
+OPEN_GROUPS = ("disclaim", "soft", "premise", "decline", "redirect", "neutral")
 
 
 def load_phrases() -> dict[str, Any]:
@@ -176,7 +176,9 @@ def phrase_groups(p: dict[str, Any]) -> dict[str, list[str]]:
     )
     return {
         "disclaim": list(p["disclaimers"]),
-        "decline": [core, *p["declines"]],
+        "soft": list(p["soft_declines"]),
+        "premise": list(p["premise_rejections"]),
+        "decline": [core, *p["declines"], *p["soft_deflections"]],
         "redirect": list(p["redirects"]),
         "neutral": list(p["neutral"]),
     }
@@ -201,7 +203,7 @@ def patterns() -> Patterns:
         return re.compile("|".join(parts)) if parts else None
 
     compiled = {w: compile_groups(gp, OPEN_GROUPS) for w, gp in by_word.items()}
-    declines_only = {w: compile_groups(gp, ("disclaim", "decline")) for w, gp in by_word.items()}
+    declines_only = {w: compile_groups(gp, ("disclaim", "soft", "decline")) for w, gp in by_word.items()}
     declines_only = {w: rx for w, rx in declines_only.items() if rx is not None}
     conn = rf"(?:{alt(p['connectors'])}[,:;!.]* )+"
     clause = rf"{alt(p['clause_openers'])}\b"
