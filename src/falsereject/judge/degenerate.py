@@ -39,7 +39,7 @@ _WORD = re.compile(r"[^\W_]+")
 
 def final_answer(text: str) -> str:
     """The reply without its reasoning trace; an unclosed ``<think>`` leaves nothing (D1)."""
-    if "<think>" not in text.lower() and "</think>" not in text.lower():
+    if "think>" not in text and "THINK>" not in text and "Think>" not in text:
         return text
     text = _THINK.sub(" ", text)
     lower = text.lower()

@@ -1,8 +1,11 @@
-"""Text normalisation for the keyword judge (rules N1-N6 in :mod:`falsereject.judge.keyword`)."""
+"""Text normalisation for the keyword judge (rules N1-N8 in :mod:`falsereject.judge.keyword`)."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
+
+from falsereject.judge.degenerate import final_answer
 
 _TRANSLATE = str.maketrans(
     {
@@ -42,7 +45,17 @@ _COMMON_CHARS = (
     ("\u00a0", " "),
 )
 _RARE_CHARS = re.compile("[" + "".join(chr(c) for c in _TRANSLATE if c > 127) + "]")
-_THINK = re.compile(r"<think>.*?</think>", re.S)
+#: N7: Cyrillic and Greek letters that look like Latin ones (lower case), used to spell a
+#: refusal that a phrase list would miss; applied only inside words that mix
+#: scripts, so Russian or Greek text stays as it is
+_CONFUSABLES = str.maketrans(
+    "\u0430\u0441\u0435\u043e\u0440\u0445\u0443\u0456\u0458\u0455\u04bb\u0501\u051b\u051d\u03bf\u03b1\u03b9\u03bd\u03c1\u03ba\u03c4\u03b5",
+    "aceopxyijshdqwoaivpkte",
+)
+_CONFUSABLE_CHAR = re.compile("[" + "".join(chr(c) for c in _CONFUSABLES) + "]")
+_MIXED_WORD = re.compile(r"[^\W\d_]*(?:[a-z][^\W\d_a-z]|[^\W\d_a-z][a-z])[^\W\d_]*")
+#: N8: inline HTML/XML tags outside code ("i <b>cannot</b> help") are dropped
+_TAG = re.compile(r"</?[a-z][a-z0-9]{0,10}(?:\s[^<>]{0,200})?/?>")
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _INLINE_CODE = re.compile(r"`[^`\n]{0,200}`")
 _DQUOTE = re.compile(r'"[^"\n]{0,400}"')
@@ -85,8 +98,12 @@ def _mask(m: re.Match) -> str:
 
 def normalise(text: str) -> tuple[str, int]:
     """N1-N4 on a whole response: the text to judge and the number of fenced code blocks."""
-    t = text.lower()
+    t = final_answer(text).lower()
     if not t.isascii():
+        if not unicodedata.is_normalized("NFKC", t):
+            t = unicodedata.normalize("NFKC", t)
+        if _CONFUSABLE_CHAR.search(t):
+            t = _MIXED_WORD.sub(lambda m: m.group().translate(_CONFUSABLES), t)
         for a, b in _COMMON_CHARS:  # str.replace is much faster than translate here
             if a in t:
                 t = t.replace(a, b)
@@ -94,13 +111,11 @@ def normalise(text: str) -> tuple[str, int]:
             t = t.translate(_TRANSLATE)
     if "\t" in t or "\r" in t:
         t = t.replace("\t", " ").replace("\r", "\n")
-    if "<think>" in t:
-        if "</think>" in t:
-            t = _THINK.sub(" ", t)
-        t = t.replace("<think>", " ").replace("</think>", " ")
     code = 0
     if "```" in t:
         t, code = _FENCE.subn(lambda m: "\n" + _mask(m) + "\n", t)
+    if "<" in t and _TAG.search(t):
+        t = _TAG.sub("", t)
     if "`" in t:
         t = _INLINE_CODE.sub(" \u00abcode\u00bb ", t)
     if '"' in t:
