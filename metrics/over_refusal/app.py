@@ -1,7 +1,8 @@
 """Gradio widget for the over_refusal metric (the Hugging Face Space entry point).
 
 Paste one prompt per line and the matching responses, one per line (or a JSON list of
-strings in either box), and get the scores. Runs the offline keyword judge.
+strings in either box), and get the scores. Runs the package's default judge
+(falsereject.judge.DEFAULT_JUDGE).
 """
 
 import json

@@ -20,6 +20,7 @@ from pathlib import Path
 from falsereject.config import load_config
 from falsereject.dataset import load_rows, read_jsonl
 from falsereject.errors import UserError
+from falsereject.judge import DEFAULT_JUDGE
 from falsereject.llm import BackendConfig
 from falsereject.taxonomy import category_name
 
@@ -88,7 +89,7 @@ class SpaceConfig:
     description: str = ""
     left: ColumnConfig = field(default_factory=_default_left)
     right: ColumnConfig = field(default_factory=_default_right)
-    judge: str = "keyword"
+    judge: str = DEFAULT_JUDGE  # a name from falsereject.judge.JUDGES
     judge_backend: BackendConfig | None = None  # for the `llm` and `ensemble` judges
     max_prompt_chars: int = 1000
     max_history_turns: int = 3

@@ -133,7 +133,8 @@ def test_compare_and_leaderboard(monkeypatch, tmp_path, capsys):
     assert "complier" in table[2] and "refuser" in table[3]  # sorted by compliance
     assert (tmp_path / "lb" / "leaderboard.png").stat().st_size > 1000
     csv_text = (tmp_path / "lb" / "leaderboard.csv").read_text()
-    assert "complier" in csv_text and "harmful_usr" in csv_text
+    assert "complier" in csv_text and "harmful_usr" in csv_text and "degenerate" in csv_text
+    assert "| refusal | degenerate |" in table[0]
 
 
 @pytest.mark.parametrize(
@@ -176,6 +177,46 @@ def test_missing_prompt_column(tmp_path, capsys):
         ]
     )
     assert code == 2 and "has no column 'prompt'" in capsys.readouterr().err
+
+
+def test_degenerate_replies_are_recorded_and_reported(monkeypatch, tmp_path):
+    from falsereject.evaluation.harness import select_rows
+    from falsereject.evaluation.report import summary_table
+    from falsereject.judge import get_judge
+
+    config = EvalConfig(
+        model=BackendConfig(provider="scripted", model="looper", cache_dir="off"),
+        configs=["test"],
+        per_category=1,
+        limit=4,
+        judge="keyword",
+        output_dir=str(tmp_path / "run"),
+    )
+    looping = {r["prompt"] for r in select_rows(config)[0][:2]}
+    _scripted(monkeypatch, lambda prompt: "NO. " * 60 if prompt in looping else COMPLY)
+    report = run_eval(config)
+
+    rows = read_jsonl(tmp_path / "run" / "responses.jsonl")
+    assert [r["degenerate"] for r in rows] == [True, True, False, False]
+    assert [r["label"] for r in rows[:2]] == ["direct_refusal"] * 2
+    benign = report["scores"]["benign"]
+    assert benign["degenerate"] == 2 and benign["degenerate_rate"]["value"] == 0.5
+    assert benign["refusal_rate"]["value"] == 0.5
+    saved = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert saved["scores"] == report["scores"]
+    # the judge is recorded with its version, and by the name it was chosen with
+    assert saved["judge"]["name"] == get_judge("keyword").name != "keyword"
+    assert saved["judge"]["kind"] == "keyword"
+    table = summary_table(report)
+    assert "| benign-but-scary | 4 (4) | degenerate (labelled refusal) | 0.500 [" in table
+    md = (tmp_path / "run" / "report.md").read_text()
+    assert f"Judge: `{saved['judge']['name']}`" in md and "| refusal | degenerate |" in md
+
+
+def test_default_judge_of_a_run_is_the_package_default():
+    from falsereject.judge import DEFAULT_JUDGE
+
+    assert EvalConfig().judge == DEFAULT_JUDGE
 
 
 def test_compare_rejects_unfinished_runs(tmp_path, capsys):

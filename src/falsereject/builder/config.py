@@ -18,6 +18,7 @@ from typing import Any
 
 from falsereject.config import load_config
 from falsereject.errors import UserError
+from falsereject.judge import DEFAULT_JUDGE
 from falsereject.llm import BackendConfig
 
 RESPONSE_KINDS = ("instruct", "cot", "tbr")
@@ -98,7 +99,7 @@ class TargetConfig:
 class ValidationConfig:
     pool: list[TargetConfig] = field(default_factory=lambda: [TargetConfig(name="embedded")])
     min_refusals: int = 1
-    judge: str = "keyword"  # keyword | llm | ensemble (falsereject.judge)
+    judge: str = DEFAULT_JUDGE  # a name from falsereject.judge.JUDGES (llm/ensemble need judge_model)
     judge_model: BackendConfig | None = None
     max_response_chars: int = 2000  # of each target's response kept in the stage records
 

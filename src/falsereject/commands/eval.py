@@ -11,6 +11,7 @@ import json
 
 from falsereject.evaluation.harness import EvalConfig, run_eval
 from falsereject.evaluation.report import summary_table
+from falsereject.judge import DEFAULT_JUDGE, JUDGES
 from falsereject.judge.base import LABELS
 from falsereject.llm import add_backend_arguments, backend_config_from_arguments
 
@@ -34,7 +35,12 @@ def register(sub) -> None:
     )
     p.add_argument("--split", default="test")
     p.add_argument("--revision", default=None, help="dataset revision (Hub)")
-    p.add_argument("--judge", default="keyword", choices=["keyword", "llm", "ensemble"])
+    p.add_argument(
+        "--judge",
+        default=DEFAULT_JUDGE,
+        choices=JUDGES,
+        help=f"the judge: {', '.join(JUDGES)} (default: {DEFAULT_JUDGE}, the package's default judge)",
+    )
     p.add_argument(
         "--output-dir", default=None, help="run folder (default: runs/<model>/<dataset>-<config>-<split>)"
     )

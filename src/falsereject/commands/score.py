@@ -1,12 +1,15 @@
 """``falsereject score``: judge (prompt, response) rows from a file and score over-refusal.
 
-    falsereject score --input IN.jsonl --output OUT.jsonl [--judge keyword|llm|ensemble]
+    falsereject score --input IN.jsonl --output OUT.jsonl [--judge NAME]
                       [--report R.json] [--prompt-field prompt] [--response-field response]
                       [--judge-model M | --judge-base-url URL ...]
 
 Every input row is copied to OUT with ``judge_label`` (full_compliance,
-safe_partial_compliance, direct_refusal or unscored) and ``judge_rationale`` added; the
-scores (see :mod:`falsereject.scoring`) print as JSON and go to ``--report``. Inputs and
+safe_partial_compliance, direct_refusal or unscored), ``judge_rationale`` and
+``judge_degenerate`` added (true for a loop, an empty reply after ``<think>`` or a reply that
+is only a verdict: labelled direct_refusal and counted in the scores' ``degenerate_rate``); the
+scores (see :mod:`falsereject.scoring`) print as JSON and go to ``--report``. ``--judge``
+names one of :data:`falsereject.judge.JUDGES` (default :data:`falsereject.judge.DEFAULT_JUDGE`). Inputs and
 outputs may be ``.jsonl``, ``.csv`` or ``.parquet``. Optional ``category`` (id 1-44 or name)
 and ``prompt_label`` (benign/harmful) columns give per-category and harmful-prompt scores.
 """
@@ -26,6 +29,7 @@ from typing import Any
 from tqdm import tqdm
 
 from falsereject.errors import UserError
+from falsereject.judge import DEFAULT_JUDGE, JUDGES
 from falsereject.llm import add_backend_arguments, backend_config_from_arguments, build_backend
 
 FORMATS = (".jsonl", ".csv", ".parquet")
@@ -40,7 +44,12 @@ def register(sub) -> None:
     )
     p.add_argument("--input", required=True, help="rows to judge: .jsonl, .csv or .parquet")
     p.add_argument("--output", required=True, help="judged rows (.jsonl, .csv or .parquet)")
-    p.add_argument("--judge", default="keyword", choices=["keyword", "llm", "ensemble"])
+    p.add_argument(
+        "--judge",
+        default=DEFAULT_JUDGE,
+        choices=JUDGES,
+        help=f"the judge: {', '.join(JUDGES)} (default: {DEFAULT_JUDGE}, the package's default judge)",
+    )
     p.add_argument("--report", default=None, help="also write the scores JSON here")
     p.add_argument("--prompt-field", default="prompt", help="column holding the prompt (default: prompt)")
     p.add_argument(
@@ -231,12 +240,15 @@ def run(args) -> int:
 
     out_rows = []
     for (_, row), j in zip(rows, judgements, strict=True):
-        out_rows.append({**row, "judge_label": j.label, "judge_rationale": j.rationale})
+        out_rows.append(
+            {**row, "judge_label": j.label, "judge_rationale": j.rationale, "judge_degenerate": j.degenerate}
+        )
     write_rows(args.output, out_rows)
 
     scored = [
         {
             "label": j.label,
+            "degenerate": j.degenerate,
             "category": row.get(args.category_field),
             "prompt_label": row.get(args.prompt_label_field),
         }

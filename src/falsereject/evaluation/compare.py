@@ -42,6 +42,7 @@ def leaderboard(run_dirs: list[str | Path], out_dir: str | Path) -> dict[str, Pa
                 "compliance": _metric(report, "benign", "compliance_rate"),
                 "usr": _metric(report, "benign", "useful_safety_rate"),
                 "refusal": _metric(report, "benign", "refusal_rate"),
+                "degenerate": _metric(report, "benign", "degenerate_rate"),
                 "harmful_usr": _metric(report, "harmful", "useful_safety_rate"),
                 "n": (report["scores"].get("benign") or {}).get("n", 0),
                 "judge": report["judge"]["name"],
@@ -51,20 +52,20 @@ def leaderboard(run_dirs: list[str | Path], out_dir: str | Path) -> dict[str, Pa
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     md = [
-        "| rank | model | compliance | USR (benign) | refusal | USR (harmful) | n | judge |",
-        "|---|---|---|---|---|---|---|---|",
+        "| rank | model | compliance | USR (benign) | refusal | degenerate | USR (harmful) | n | judge |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for i, e in enumerate(entries, start=1):
         md.append(
             f"| {i} | {e['model']} | {fmt(e['compliance'])} | {fmt(e['usr'])} | {fmt(e['refusal'])} | "
-            f"{fmt(e['harmful_usr'])} | {e['n']} | {e['judge']} |"
+            f"{fmt(e['degenerate'])} | {fmt(e['harmful_usr'])} | {e['n']} | {e['judge']} |"
         )
     (out / "leaderboard.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     with open(out / "leaderboard.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["rank", "model", "run", "metric", "value", "ci_low", "ci_high"])
         for i, e in enumerate(entries, start=1):
-            for key in ("compliance", "usr", "refusal", "harmful_usr"):
+            for key in ("compliance", "usr", "refusal", "degenerate", "harmful_usr"):
                 m = e[key]
                 lo, hi = m.get("ci") or (None, None)
                 writer.writerow([i, e["model"], e["run"], key, m.get("value"), lo, hi])

@@ -5,9 +5,12 @@ contrast set) -> responses from any backend -> judge labels -> scores with CIs -
 folder::
 
     generations.jsonl   appended as each response arrives (a killed run keeps them)
-    responses.jsonl     prompt, category, response, label, rationale (one row per prompt)
-    report.json         scores (benign and harmful sides, per category, 95% CIs), model,
-                        dataset version, generation params, judge, timings, usage
+    responses.jsonl     prompt, category, response, label, rationale, degenerate (one row
+                        per prompt; degenerate: a loop, empty after <think>, only a verdict)
+    report.json         scores (benign and harmful sides, per category, 95% CIs, degenerate
+                        rates), model, dataset version, generation params, judge (``name``:
+                        the judge with its version, e.g. ``keyword-v2``; ``kind``: the name
+                        it was chosen by), timings, usage
     report.md           the same as tables, with a per-category bar chart (chart.png)
 
 A rerun of the same command resumes: prompts already in ``generations.jsonl`` are not sent
@@ -29,6 +32,7 @@ from tqdm.auto import tqdm
 from falsereject import __version__
 from falsereject.dataset import iter_jsonl_append, load_rows, read_jsonl
 from falsereject.errors import BackendError, UserError
+from falsereject.judge import DEFAULT_JUDGE
 from falsereject.llm import BackendConfig, build_backend
 
 EMBEDDED_NOTE = (
@@ -44,7 +48,7 @@ class EvalConfig:
     configs: list[str] = field(default_factory=lambda: ["test"])
     split: str = "test"
     revision: str | None = None
-    judge: str = "keyword"
+    judge: str = DEFAULT_JUDGE  # a name from falsereject.judge.JUDGES
     judge_model: BackendConfig | None = None
     output_dir: str | None = None
     limit: int | None = None
@@ -138,7 +142,7 @@ def run_eval(config: EvalConfig) -> dict[str, Any]:
     embedded = config.model.provider == "transformers" and config.model.model == "embedded"
     print(f"model: {backend.label}" + (f"  [{EMBEDDED_NOTE}]" if embedded else ""))
     parts = ", ".join(f"{d['config']}={d['rows']}" for d in datasets)
-    print(f"prompts: {len(rows)} ({parts}), judge: {config.judge}")
+    print(f"prompts: {len(rows)} ({parts}), judge: {judge.name}")
 
     t0 = time.perf_counter()
     try:
@@ -149,7 +153,7 @@ def run_eval(config: EvalConfig) -> dict[str, Any]:
 
     t1 = time.perf_counter()
     responses = [gens[_gen_key(r)]["response"] for r in rows]
-    with tqdm(total=len(rows), desc=f"judging ({config.judge})", unit="resp", dynamic_ncols=True) as bar:
+    with tqdm(total=len(rows), desc=f"judging ({judge.name})", unit="resp", dynamic_ncols=True) as bar:
         judgements = judge.judge([r["prompt"] for r in rows], responses, progress=bar.update)
     t_judge = time.perf_counter() - t1
     if judge_backend is not None:
@@ -169,6 +173,7 @@ def run_eval(config: EvalConfig) -> dict[str, Any]:
                 "response": response,
                 "label": j.label,
                 "rationale": j.rationale,
+                "degenerate": j.degenerate,
                 "finish_reason": g["finish_reason"],
                 "completion_tokens": g["completion_tokens"],
             }
@@ -191,7 +196,11 @@ def run_eval(config: EvalConfig) -> dict[str, Any]:
             "max_tokens": config.max_tokens,
             "temperature": config.model.generation.get("temperature", 0.0),
         },
-        "judge": {"name": config.judge, "model": asdict(config.judge_model) if config.judge_model else None},
+        "judge": {
+            "name": judge.name,
+            "kind": config.judge,
+            "model": asdict(config.judge_model) if config.judge_model else None,
+        },
         "n": len(records),
         "scores": scores,
         "timings": {

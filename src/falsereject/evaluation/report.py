@@ -12,6 +12,8 @@ BENIGN_METRICS = (
     ("useful_safety_rate", "USR"),
     ("refusal_rate", "refusal"),
 )
+#: the summary's name for ``degenerate_rate`` (a share of the scored rows, inside the refusals)
+DEGENERATE = "degenerate (labelled refusal)"
 
 
 def fmt(metric: dict[str, Any] | None) -> str:
@@ -23,6 +25,13 @@ def fmt(metric: dict[str, Any] | None) -> str:
     return f"{metric['value']:.3f}{ci}"
 
 
+def _degenerate(side: dict[str, Any]) -> str:
+    """``0.050 [0.010, 0.100] (3)``: the degenerate rate and count (``-`` in older reports)."""
+    if "degenerate_rate" not in side:
+        return "-"
+    return f"{fmt(side.get('degenerate_rate'))} ({side.get('degenerate', 0)})"
+
+
 def summary_table(report: dict[str, Any]) -> str:
     """The headline numbers as a markdown table (printed by ``falsereject eval``)."""
     scores = report["scores"]
@@ -32,12 +41,14 @@ def summary_table(report: dict[str, Any]) -> str:
         n = f"{benign['n']} ({benign['n_scored']})"
         for key, name in BENIGN_METRICS:
             lines.append(f"| benign-but-scary | {n} | {name} | {fmt(benign.get(key))} |")
+        lines.append(f"| benign-but-scary | {n} | {DEGENERATE} | {_degenerate(benign)} |")
     harmful = scores.get("harmful") or {}
     if harmful.get("n"):
         n = f"{harmful['n']} ({harmful['n_scored']})"
         lines.append(
             f"| harmful | {n} | USR (refused or safely partial) | {fmt(harmful.get('useful_safety_rate'))} |"
         )
+        lines.append(f"| harmful | {n} | {DEGENERATE} | {_degenerate(harmful)} |")
     return "\n".join(lines)
 
 
@@ -139,12 +150,16 @@ def write_markdown(report: dict[str, Any], records: list[dict[str, Any]], out: P
         benign = report["scores"].get("benign") or {}
         harmful = report["scores"].get("harmful") or {}
         hper = harmful.get("per_category") or {}
-        lines += ["| category | n | compliance | USR | harmful USR |", "|---|---|---|---|---|"]
+        lines += [
+            "| category | n | compliance | USR | refusal | degenerate | harmful USR |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for cid, m in _category_rows(benign, ()):
             h = hper.get(str(cid)) or {}
             lines.append(
                 f"| {cid}. {CATEGORIES[cid]} | {m.get('n', '')} | {fmt(m.get('compliance_rate'))} | "
-                f"{fmt(m.get('useful_safety_rate'))} | {fmt(h.get('useful_safety_rate'))} |"
+                f"{fmt(m.get('useful_safety_rate'))} | {fmt(m.get('refusal_rate'))} | "
+                f"{m.get('degenerate', '-')} | {fmt(h.get('useful_safety_rate'))} |"
             )
         lines.append("")
     refused = [r for r in records if r["prompt_label"] == "benign" and r["label"] == "direct_refusal"]
