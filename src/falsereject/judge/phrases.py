@@ -146,6 +146,7 @@ class Patterns:
     aside: re.Pattern  # (?P<resource>) a help-line, or (?P<lecture>) a condemnation
     lecture: re.Pattern
     moral: re.Pattern
+    harm: re.Pattern  # moral and risk/law/support terms (rule H1)
     normative: re.Pattern
     evaluative_prompt: re.Pattern
     foreign: re.Pattern
@@ -228,6 +229,7 @@ def patterns() -> Patterns:
         ),
         lecture=re.compile(spaced(p["lecture"])),
         moral=re.compile(rf" ({trie(p['moral_terms'])})"),
+        harm=re.compile(rf" ({trie(sorted({*p['moral_terms'], *p['harm_terms']}))})"),
         normative=re.compile(spaced(p["normative"])),
         evaluative_prompt=re.compile(alt(p["evaluative_prompt"])),
         foreign=re.compile(alt(p["foreign_refusals"])),
