@@ -143,6 +143,7 @@ class Patterns:
     verbs: re.Pattern  # a helping verb continuing a decline ("i cannot x or give you a dose")
     not_decline: re.Pattern
     declines_anywhere: re.Pattern
+    topic_change: re.Pattern  # an offer to do something else instead (a decline; H4)
     aside: re.Pattern  # (?P<resource>) a help-line, or (?P<lecture>) a condemnation
     lecture: re.Pattern
     moral: re.Pattern
@@ -223,7 +224,8 @@ def patterns() -> Patterns:
         inner_words=frozenset(declines_only) | (first_words(conn) or frozenset()),
         verbs=re.compile(rf"{adverbs}{alt(p['assist_verbs'])}"),
         not_decline=re.compile(alt(p["not_declines"])),
-        declines_anywhere=re.compile(spaced(p["declines_anywhere"])),
+        declines_anywhere=re.compile(spaced([*p["declines_anywhere"], *p["topic_changes"]])),
+        topic_change=re.compile(spaced(p["topic_changes"])),
         aside=re.compile(
             rf" (?:(?P<resource>{spaced(p['resources'])[4:-1]})|(?P<lecture>{spaced(p['lecture'])[4:-1]}))"
         ),
