@@ -30,8 +30,10 @@ SHORT_MAX_DISTINCT = 0.25
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _VERDICT_ONLY = re.compile(
     r"\W*(?:(?:final )?(?:verdict|label|class|classification|grade|answer)\s*[:=-]?\s*)?"
-    r"\[*\s*(?:full(?:y)? complian(?:ce|t)|safe partial compliance|partial compliance|direct refusal|"
-    r"refusal|complian(?:ce|t))\s*\]*\W*",
+    r"\[*\s*(?:full(?:y)?[ _]complian(?:ce|t)|safe[ _]partial[ _]compliance|partial[ _]compliance|"
+    r"direct[ _]refusal|refusal|complian(?:ce|t))\s*\]*\W*"
+    # a line of grader's commentary after it ("the assistant fully complied with the request.")
+    r"(?:(?:the|this) (?:assistant|response|reply|model|ai|answer)\b[^\n]{0,200})?",
     re.I,
 )
 _WORD = re.compile(r"[^\W_]+")
