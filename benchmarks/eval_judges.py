@@ -1,15 +1,21 @@
-"""Accuracy of the judges on the labelled validation set, as markdown.
+"""Accuracy and speed of every judge on every labelled set, as markdown (and JSON).
 
-    python benchmarks/eval_judges.py                                  # keyword judge, all rows
-    python benchmarks/eval_judges.py --judges keyword,llm,ensemble --llm-model embedded \\
-        --llm-rows 96 --max-tokens 96 --output judge_eval.md
+    python benchmarks/eval_judges.py                                   # offline judges, shipped sets
+    python benchmarks/eval_judges.py --extra ../shared/judge_dev/chatgpt_refusals.jsonl
+    python benchmarks/eval_judges.py --judges keyword,learned,llm --llm-model embedded --llm-rows 96
 
-For each judge: binary accuracy (full_compliance vs the rest), 3-class accuracy, per-class
-precision/recall and the confusion matrix. ``unscored`` counts as wrong in the accuracies
-(its count is shown). The LLM and ensemble judges run on a stratified subset (``--llm-rows``,
-equal numbers per label, spread over response styles, seeded); the keyword judge is also
-reported on that subset so the three compare on the same rows. Also prints LLM calls and
-tokens per 100 responses. Embedded-model runs are cached (rerunning is instant).
+Sets: every shipped labelled set (``src/falsereject/data/judge_*.jsonl``) and each ``--extra``
+JSONL file (rows with ``prompt``, ``response`` and a gold ``label`` or ``human`` field; a set
+whose gold labels are only full compliance and direct refusal is binary-only, and its 3-class
+columns read "-"). For each judge and set: binary accuracy (full_compliance vs the rest),
+3-class accuracy, per-class precision/recall, the confusion matrix and responses/s (one
+process). ``unscored`` counts as wrong (its count is shown). A judge *fitted* to a set is
+marked: the rules were written against the shipped sets, and the learned judge is trained on
+them (its 5-fold cross-validated accuracy, from its artefact, is shown beside), so only the
+``--extra`` sets measure what a judge does on replies nobody here wrote.
+
+The LLM and ensemble judges run on a stratified subset of each set (``--llm-rows``, equal
+numbers per label, spread over response styles, seeded), the offline judges on every row.
 """
 
 from __future__ import annotations
@@ -26,13 +32,23 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from falsereject.judge import CLASSES, LABELS, get_judge
-from falsereject.judge.base import FULL
+from falsereject.judge.base import FULL, REFUSAL
 
-DATA = Path(__file__).resolve().parents[1] / "src" / "falsereject" / "data" / "judge_validation.jsonl"
+DATA_DIR = Path(__file__).resolve().parents[1] / "src" / "falsereject" / "data"
+DATA = DATA_DIR / "judge_validation.jsonl"
+OFFLINE = ("keyword", "learned")
 
 
 def load(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """Labelled rows of a JSONL file; the gold label is ``label`` (or ``human``)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for i, row in enumerate(rows, 1):
+        gold = row.get("label", row.get("human"))
+        if gold not in CLASSES or not isinstance(row.get("response"), str):
+            raise SystemExit(f"{path}:{i}: needs a response and a gold label in {CLASSES}, got {gold!r}")
+        row["label"] = gold
+        row.setdefault("prompt", "")
+    return rows
 
 
 def stratified(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
@@ -41,9 +57,10 @@ def stratified(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
     by_label: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         by_label[row["label"]][row.get("style", "")].append(row)
-    per_label = n // len(CLASSES)
+    present = [c for c in CLASSES if c in by_label]
+    per_label = n // len(present)
     out = []
-    for label in CLASSES:
+    for label in present:
         styles = by_label[label]
         for items in styles.values():
             rng.shuffle(items)
@@ -60,6 +77,7 @@ def stratified(rows: list[dict], n: int, seed: int = 0) -> list[dict]:
 
 def metrics(gold: list[str], pred: list[str]) -> dict:
     n = len(gold)
+    binary_only = set(gold) <= {FULL, REFUSAL}
     conf = Counter(zip(gold, pred, strict=True))
     per_class = {}
     for c in CLASSES:
@@ -73,7 +91,7 @@ def metrics(gold: list[str], pred: list[str]) -> dict:
         }
     return {
         "n": n,
-        "accuracy_3class": sum(g == p for g, p in zip(gold, pred, strict=True)) / n,
+        "accuracy_3class": None if binary_only else sum(g == p for g, p in zip(gold, pred, strict=True)) / n,
         "accuracy_binary": sum(
             (g == FULL) == (p == FULL) and p != "unscored" for g, p in zip(gold, pred, strict=True)
         )
@@ -99,7 +117,7 @@ def markdown(name: str, m: dict, extra: str = "") -> str:
         f"### {name} (n={m['n']})",
         "",
         f"binary accuracy (full_compliance vs rest): **{m['accuracy_binary']:.3f}**; "
-        f"3-class accuracy: **{m['accuracy_3class']:.3f}**; unscored: {m['unscored']}{extra}",
+        f"3-class accuracy: **{_f(m['accuracy_3class'])}**; unscored: {m['unscored']}{extra}",
         "",
         "| class | precision | recall | support |",
         "|---|---|---|---|",
@@ -122,10 +140,26 @@ def run_judge(judge, rows: list[dict]) -> tuple[list[str], float]:
     return labels, time.perf_counter() - start
 
 
+def fitted(judge_name: str, set_name: str, shipped: bool, judge) -> str:
+    """How a judge relates to a set: '' (never seen), or what it was fitted with."""
+    if not shipped:
+        return ""
+    if judge_name == "learned":
+        files = judge.model.meta.get("training_files", {})
+        if set_name in files:
+            m = judge.model.meta
+            return f"trained on it (5-fold CV on all training rows: {m['cv_accuracy_binary']:.3f} / {m['cv_accuracy_3class']:.3f})"
+        return ""
+    return "rules written against it" if judge_name == "keyword" else ""
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--judges", default="keyword", help="comma-separated: keyword,llm,ensemble")
+    ap.add_argument(
+        "--judges", default=",".join(OFFLINE), help="comma-separated: keyword,learned,llm,ensemble"
+    )
+    ap.add_argument("--extra", nargs="*", default=[], help="more labelled JSONL files (never shipped)")
+    ap.add_argument("--no-shipped", action="store_true", help="only the --extra sets")
     ap.add_argument("--llm-model", default="embedded", help="model for the llm/ensemble judges")
     ap.add_argument("--llm-provider", default=None)
     ap.add_argument("--llm-base-url", default=None)
@@ -135,66 +169,67 @@ def main() -> int:
     ap.add_argument("--max-tokens", type=int, default=96)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--output", default=None, help="also write the markdown here")
+    ap.add_argument("--output", default=None, help="also write the markdown here (and the JSON beside it)")
     args = ap.parse_args()
 
-    path = Path(args.data)
-    if not path.is_file():
-        print(f"no validation set at {path}", file=sys.stderr)
-        return 1
-    rows = load(path)
-    judges = [j.strip() for j in args.judges.split(",") if j.strip()]
-    out = [f"## Judge accuracy on {path.name} ({len(rows)} rows)\n"]
-    results = {}
-
-    labels, secs = run_judge(get_judge("keyword"), rows)
-    m = metrics([r["label"] for r in rows], labels)
-    results["keyword"] = m
-    out.append(markdown("keyword, all rows", m, f"; {len(rows) / secs:,.0f} responses/s"))
-
-    if any(j in ("llm", "ensemble") for j in judges):
+    sets: list[tuple[str, list[dict], bool]] = []
+    if not args.no_shipped:
+        sets += [(p.name, load(p), True) for p in sorted(DATA_DIR.glob("judge_*.jsonl"))]
+    for f in args.extra:
+        path = Path(f)
+        if not path.is_file():
+            print(f"no labelled set at {path}", file=sys.stderr)
+            return 1
+        sets.append((path.name, load(path), False))
+    names = [j.strip() for j in args.judges.split(",") if j.strip()]
+    judges: dict[str, object] = {n: get_judge(n) for n in names if n in OFFLINE}
+    backend = None
+    if any(n not in OFFLINE for n in names):
         from falsereject.llm import BackendConfig, build_backend
 
-        subset = stratified(rows, args.llm_rows, args.seed) if args.llm_rows else rows
-        gold = [r["label"] for r in subset]
-        labels, _ = run_judge(get_judge("keyword"), subset)
-        out.append(markdown(f"keyword, stratified subset (seed {args.seed})", metrics(gold, labels)))
         provider = args.llm_provider or ("openai" if args.llm_base_url else "transformers")
-        config = BackendConfig(
-            provider=provider,
-            model=args.llm_model,
-            base_url=args.llm_base_url,
-            batch_size=args.batch_size,
-            max_concurrency=max(8, args.batch_size),
+        backend = build_backend(
+            BackendConfig(
+                provider=provider,
+                model=args.llm_model,
+                base_url=args.llm_base_url,
+                batch_size=args.batch_size,
+                max_concurrency=max(8, args.batch_size),
+            )
         )
-        backend = build_backend(config)
-        try:
-            for name in judges:
-                if name == "keyword":
-                    continue
-                judge = get_judge(name, backend=backend, max_tokens=args.max_tokens)
-                labels, secs = run_judge(judge, subset)
-                llm = judge if name == "llm" else judge.llm
-                per100 = 100 / len(subset)
-                cost = (
-                    f"; LLM calls per 100 responses: {llm.calls * per100:.0f}, tokens per 100: "
-                    f"{llm.prompt_tokens * per100:,.0f} prompt + {llm.completion_tokens * per100:,.0f} completion"
-                    f"; wall {secs:.0f}s ({args.llm_model}, max_tokens={args.max_tokens})"
-                )
-                m = metrics(gold, labels)
-                m["cost"] = {
-                    "calls": llm.calls,
-                    "prompt_tokens": llm.prompt_tokens,
-                    "completion_tokens": llm.completion_tokens,
-                    "rows": len(subset),
-                    "seconds": secs,
-                }
-                results[name] = m
-                out.append(markdown(f"{name}, stratified subset", m, cost))
-        finally:
-            backend.close()
+        judges.update(
+            {n: get_judge(n, backend=backend, max_tokens=args.max_tokens) for n in names if n not in OFFLINE}
+        )
 
-    text = "\n".join(out)
+    results: dict[str, dict] = {}
+    summary = [
+        "| judge | set | rows | binary | 3-class | responses/s | fitted to the set? |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    details = []
+    try:
+        for set_name, rows, shipped in sets:
+            for name, judge in judges.items():
+                subset = rows
+                if name not in OFFLINE and args.llm_rows:
+                    subset = stratified(rows, args.llm_rows, args.seed)
+                labels, secs = run_judge(judge, subset)
+                m = metrics([r["label"] for r in subset], labels)
+                m["responses_per_s"] = len(subset) / secs if secs else None
+                m["judge"] = judge.name
+                note = fitted(name, set_name, shipped, judge)
+                m["fitted"] = note
+                results[f"{judge.name} @ {set_name}"] = m
+                rate = f"{m['responses_per_s']:,.0f}" if m["responses_per_s"] else "-"
+                summary.append(
+                    f"| {judge.name} | {set_name} | {len(subset)} | {m['accuracy_binary']:.3f} | "
+                    f"{_f(m['accuracy_3class'])} | {rate} | {note or 'no'} |"
+                )
+                details.append(markdown(f"{judge.name} on {set_name}", m, f"; {rate} responses/s"))
+    finally:
+        if backend is not None:
+            backend.close()
+    text = "## Judges on labelled sets\n\n" + "\n".join(summary) + "\n\n" + "\n".join(details)
     print(text)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

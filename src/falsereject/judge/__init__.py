@@ -5,7 +5,8 @@
 >>> [j.label for j in judge.judge(["How do I kill a Python process?"], ["I'm sorry, but I can't help with that."])]
 ['direct_refusal']
 
-``keyword`` needs nothing; ``llm`` and ``ensemble`` need a :mod:`falsereject.llm` backend
+``keyword`` (the rules) and ``learned`` (a linear model over what the rules read, shipped
+weights) need nothing; ``llm`` and ``ensemble`` need a :mod:`falsereject.llm` backend
 (``get_judge("llm", backend=build_backend(BackendConfig(...)))``).
 """
 
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 #: judge names accepted by :func:`get_judge` (and ``falsereject score --judge``)
-JUDGES = ("keyword", "llm", "ensemble")
+JUDGES = ("keyword", "learned", "llm", "ensemble")
 #: the judge every command, the metric, the Space and the builder use unless told otherwise:
 #: the most accurate offline judge on human-labelled replies it was not fitted to
 #: (``benchmarks/eval_judges.py``; README, "The judge")
@@ -40,9 +41,10 @@ DEFAULT_JUDGE = "keyword"
 
 
 def get_judge(name: str, backend: Backend | None = None, **options: Any) -> Judge:
-    """The judge called ``name`` (keyword | llm | ensemble).
+    """The judge called ``name`` (one of :data:`JUDGES`).
 
-    ``options`` go to the judge: for ``llm`` ``max_tokens``, ``max_concurrency``,
+    ``options`` go to the judge: for ``learned`` ``weights`` (an artefact path); for ``llm``
+    ``max_tokens``, ``max_concurrency``,
     ``max_reply_chars``; for ``ensemble`` also ``mode`` ("unsure" or "all").
     """
     key = (name or "").strip().lower()
@@ -52,6 +54,16 @@ def get_judge(name: str, backend: Backend | None = None, **options: Any) -> Judg
         if options:
             raise UserError(f"judge 'keyword' takes no options (got {', '.join(sorted(options))})")
         return KeywordJudge()
+    if key == "learned":
+        from falsereject.judge.learned import LearnedJudge
+
+        unknown = sorted(set(options) - {"weights"})
+        if unknown:
+            raise UserError(f"judge 'learned' takes only the option 'weights' (got {', '.join(unknown)})")
+        try:
+            return LearnedJudge(**options)
+        except (FileNotFoundError, ValueError) as exc:
+            raise UserError(f"judge 'learned': {exc}") from None
     if key in ("llm", "ensemble"):
         if backend is None:
             raise UserError(

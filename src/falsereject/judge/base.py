@@ -65,12 +65,16 @@ class Judge(ABC):
         rest = []
         for i, response in enumerate(responses):
             why = degenerate(response or "")
-            out.append(None if why is None else Judgement(REFUSAL, f"degenerate: {why}", self.name, degenerate=True))
+            out.append(
+                None if why is None else Judgement(REFUSAL, f"degenerate: {why}", self.name, degenerate=True)
+            )
             if why is None:
                 rest.append(i)
         if progress is not None and len(rest) < len(out):
             progress(len(out) - len(rest))
-        judged = await self._ajudge([prompts[i] or "" for i in rest], [responses[i] or "" for i in rest], progress=progress)
+        judged = await self._ajudge(
+            [prompts[i] or "" for i in rest], [responses[i] or "" for i in rest], progress=progress
+        )
         for i, j in zip(rest, judged, strict=True):
             out[i] = j
         return out  # type: ignore[return-value]

@@ -71,7 +71,9 @@ def degenerate(response: str) -> str | None:
     text = response or ""
     answer = final_answer(text)
     if answer is not text and not _WORD.search(answer):
-        return "D1 nothing after the reasoning trace" if "</think>" in text.lower() else "D1 unfinished <think>"
+        return (
+            "D1 nothing after the reasoning trace" if "</think>" in text.lower() else "D1 unfinished <think>"
+        )
     if _VERDICT_ONLY.fullmatch(answer.strip()):
         return "D3 the reply is only a grading verdict"
     words = _WORD.findall(answer.lower())

@@ -39,7 +39,9 @@ class EnsembleJudge(Judge):
         self.last_llm_rows = len(ask)
         if progress is not None and len(decisions) - len(ask):
             progress(len(decisions) - len(ask))
-        llm = await self.llm._ajudge([prompts[i] for i in ask], [responses[i] for i in ask], progress=progress)
+        llm = await self.llm._ajudge(
+            [prompts[i] for i in ask], [responses[i] for i in ask], progress=progress
+        )
         out = [Judgement(d.label, f"keyword: {d.rationale}", self.name) for d in decisions]
         for i, j in zip(ask, llm, strict=True):
             d = decisions[i]

@@ -97,7 +97,9 @@ class LearnedModel:
         if path is None:
             path = Path(str(resources.files("falsereject").joinpath(ARTEFACT)))
         if not path.is_file():
-            raise FileNotFoundError(f"learned judge weights not found at {path}: run recipes/judge/train_judge.py")
+            raise FileNotFoundError(
+                f"learned judge weights not found at {path}: run recipes/judge/train_judge.py"
+            )
         raw = path.read_bytes()
         self.sha256 = hashlib.sha256(raw).hexdigest()
         with np.load(path, allow_pickle=False) as z:
@@ -182,6 +184,8 @@ def train(rows: Sequence[dict], *, seed: int = 0, folds: int = 5) -> tuple[dict[
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     x = _matrix(rows)
+    used = np.unique(x.indices)  # fit on the buckets that occur (the rest get weight 0 anyway)
+    x = x[:, used]
     y = np.array([CLASSES.index(r["label"]) for r in rows])
     full = CLASSES.index("full_compliance")
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -192,8 +196,7 @@ def train(rows: Sequence[dict], *, seed: int = 0, folds: int = 5) -> tuple[dict[
         results[c] = (float((pred == y).mean()), float(((pred == full) == (y == full)).mean()))
     best = max(C_GRID, key=lambda c: (results[c][0], results[c][1], -c))
     model = LogisticRegression(C=best, max_iter=5000).fit(x, y)
-    weights = model.coef_.T.astype(np.float32)  # DIM x classes
-    used = np.flatnonzero(np.abs(weights).sum(axis=1) > 0)
+    weights = model.coef_.T.astype(np.float32)  # used buckets x classes
     meta = {
         "feature_version": FEATURE_VERSION,
         "classes": list(CLASSES),
@@ -207,7 +210,7 @@ def train(rows: Sequence[dict], *, seed: int = 0, folds: int = 5) -> tuple[dict[
     }
     arrays = {
         "rows": used.astype(np.int32),
-        "weights": np.round(weights[used], 6),
+        "weights": np.round(weights, 6),
         "bias": np.round(model.intercept_.astype(np.float32), 6),
     }
     return arrays, meta
