@@ -1,22 +1,25 @@
 """The learned judge: a linear classifier over what the rule judge reads, trained on shipped rows.
 
 Offline, deterministic, CPU only, thousands of replies per second. It sees the same reading
-of a reply as the rule judge (:func:`falsereject.judge.keyword.read`: normalised text, typed
-sentences, characters of help) and learns how to weigh it, instead of fixed thresholds:
+of a reply as the rule judge (:func:`falsereject.judge.keyword.read`: typed sentences,
+characters of help) and learns how to weigh it instead of using fixed thresholds:
 
-F1  words and word pairs of the opening (the first non-neutral sentences, 400 characters);
-F2  words of the rest of the reply (its first 1,500 characters), as presence;
-F3  the sequence of sentence types (decline, soft decline, premise rejection, disclaimer,
-    redirect, lecture, neutral, content) of the first six typed sentences, and which occur;
-F4  buckets of the characters of help, of the length, and of the list items and code blocks;
-F5  the rule judge's rule and label;
-F6  whether the request asks whether something holds, and the prompt's moral vocabulary.
+F1  which sentence types occur (decline, soft decline, premise rejection, disclaimer,
+    redirect, lecture, neutral, content);
+F2  buckets (log2) of the characters of help and of the length; list items, code blocks;
+F3  the rule judge's rule and label;
+F4  whether the request asks whether something holds.
+
+No words: trained on the ~1,000 rows this repository ships (all written or labelled here),
+a model that also read words (opening words and pairs, body words, prompt words: feature
+version 1) learned this team's phrasing, scored 1.000 on its own rows and 0.799 binary on
+the human-labelled development set, against 0.898 for these features (README, "The judge").
 
 Features are hashed (CRC-32, 2**18 buckets) and weighted 1; the model is a multinomial
-logistic regression. Its artefact, ``data/judge_learned.npz``, holds the non-zero weight
-rows and the training metadata (files and their SHA-256, rows, regularisation, 5-fold
-cross-validated accuracy); the first 8 hex digits of the artefact's SHA-256 are part of the
-judge's name (``learned-1a2b3c4d``), so a report always says which weights judged it.
+logistic regression. Its artefact, ``data/judge_learned.npz``, holds the weights of the
+buckets that occur and the training metadata (files and their SHA-256, rows, regularisation,
+5-fold cross-validated accuracy); the first 8 hex digits of the artefact's SHA-256 are part
+of the judge's name (``learned-1a2b3c4d``), so a report always says which weights judged it.
 ``recipes/judge/train_judge.py`` trains it (``pip install -e '.[dev]'`` for scikit-learn).
 """
 
@@ -25,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import zlib
 from collections.abc import Sequence
 from functools import lru_cache
@@ -38,11 +40,8 @@ from falsereject.judge.base import CLASSES, Judge, Judgement, Progress
 from falsereject.judge.keyword import _ASKS_WHETHER, RULES, k6_answers, read
 
 #: bump when :func:`features` changes (an artefact records the version it was trained with)
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 DIM = 1 << 18
-OPENING_CHARS = 400
-BODY_CHARS = 1500
-_WORD = re.compile(r"[a-z][a-z']*")
 ARTEFACT = "data/judge_learned.npz"
 
 
@@ -51,33 +50,20 @@ def _bucket(x: float) -> int:
 
 
 def feature_names(prompt: str, response: str) -> list[str]:
-    """The named features F1-F6 of one (prompt, response) pair (before hashing)."""
+    """The named features F1-F4 of one (prompt, response) pair (before hashing)."""
     reading = read(response, prompt)
-    decision = None
-    for rule in RULES:
-        decision = rule(reading)
-        if decision is not None:
-            break
+    decision = next((d for d in (rule(reading) for rule in RULES) if d is not None), None)
     decision = decision or k6_answers(reading)
     out = [f"rule:{decision.rule}", f"label:{decision.label}"]
-    opening = " ".join(s for _, _, s in reading.opening)[:OPENING_CHARS]
-    words = _WORD.findall(opening)
-    out += [f"o:{w}" for w in words]
-    out += [f"o2:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
-    out += [f"b:{w}" for w in set(_WORD.findall(reading.text[len(opening) : len(opening) + BODY_CHARS]))]
-    kinds = [k for k, _, _ in reading.typed]
-    out += [f"k{i}:{k}" for i, k in enumerate(kinds[:6])]
-    out += [f"has:{k}" for k in set(kinds)]
+    out += [f"has:{k}" for k in sorted({k for k, _, _ in reading.typed})]
     out += [
         f"help:{_bucket(reading.help)}",
         f"len:{_bucket(len(reading.text))}",
         f"list:{min(reading.list_items, 5)}",
         f"code:{min(reading.code_blocks, 2)}",
     ]
-    request = reading.request
-    if _ASKS_WHETHER.search(request):
+    if _ASKS_WHETHER.search(reading.request):
         out.append("p:asks_whether")
-    out += [f"p:{w}" for w in set(_WORD.findall(request[:300]))]
     return out
 
 
