@@ -752,6 +752,7 @@ def k4b_lecture_without_decline(r: Reading) -> KeywordDecision | None:
         or r.code_blocks
         or not _moral(" " + expand(first[2]), r.request, pats)
         or pats.evaluative_prompt.search(r.request)
+        or (_YES_NO.match(first[2]) and _ASKS_WHETHER.search(r.request))  # "is it x?" - "yes, ..."
     ):
         return None
     ev = _lecture_without_decline(r.text, r.request, pats)
