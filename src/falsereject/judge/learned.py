@@ -43,6 +43,7 @@ from falsereject.judge.keyword import _ASKS_WHETHER, RULES, k6_answers, read
 FEATURE_VERSION = 2
 DIM = 1 << 18
 ARTEFACT = "data/judge_learned.npz"
+_SHORT = {"full_compliance": "full", "safe_partial_compliance": "partial", "direct_refusal": "refusal"}
 
 
 def _bucket(x: float) -> int:
@@ -130,7 +131,7 @@ class LearnedJudge(Judge):
     def judge_one(self, prompt: str, response: str) -> Judgement:
         probs = self.model.probabilities(prompt, response)
         label = max(probs, key=probs.get)
-        spread = ", ".join(f"{c.split('_')[-1]} {p:.2f}" for c, p in probs.items())
+        spread = ", ".join(f"{_SHORT[c]} {p:.2f}" for c, p in probs.items())
         return Judgement(label=label, rationale=f"learned ({spread})", judge=self.name)
 
     async def _ajudge(
