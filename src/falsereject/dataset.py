@@ -154,6 +154,40 @@ def render_card(template: str, **context: Any) -> str:
     return env.get_template(template).render(**context)
 
 
+def repair_jsonl_tail(path: str | Path) -> int:
+    """Cut a torn (newline-less) last line off an append-only JSONL file; returns the bytes cut.
+
+    A run killed mid-write leaves its last record without its newline; the next append would
+    glue a whole record onto that fragment and leave a line no reader can parse. Every writer
+    that resumes appending calls this first (eval's ``generations.jsonl``, the builder's stage
+    records). A missing or empty file is left alone.
+    """
+    path = Path(path)
+    if not path.exists():
+        return 0
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with open(path, "rb+") as fh:
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return 0
+        block = min(size, 1 << 20)
+        while True:  # find the last newline, reading backwards
+            fh.seek(size - block)
+            chunk = fh.read(block)
+            cut = chunk.rfind(b"\n")
+            if cut != -1:
+                keep = size - block + cut + 1
+                break
+            if block == size:
+                keep = 0
+                break
+            block = min(size, block * 2)
+        fh.truncate(keep)
+        return size - keep
+
+
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Read a JSONL file; bad lines are UserErrors naming file and line; a torn last line is ignored."""
     path = Path(path)
@@ -182,6 +216,7 @@ def load_rows(
     ``dataset=None`` is the shipped sample. ``info`` has the dataset path, version and hash.
     """
     from datasets import get_dataset_config_names, load_dataset
+    from datasets.exceptions import DatasetGenerationError
 
     path = str(dataset) if dataset else str(SAMPLE_DIR)
     local = Path(path)
@@ -200,33 +235,62 @@ def load_rows(
     # A local folder is read through a throw-away cache: datasets 5.2 keys the cache of a
     # README-declared config by its name only, so a folder rebuilt in place would otherwise
     # be served stale (and fail its split-size check). These folders are small.
+    where = f"dataset {path!r} config {config!r} split {split!r}"
+    no_rows = f"{where} has no rows: there is nothing to evaluate (check its data file)"
     with tempfile.TemporaryDirectory(prefix="falsereject-ds-") as tmp:
         kwargs = {"cache_dir": tmp, "keep_in_memory": True} if local.exists() else {}
         try:
             ds = load_dataset(path, config, split=split, revision=revision, **kwargs)
         except ValueError as exc:
             raise UserError(f"dataset {path!r} config {config!r}: {exc}") from None
+        except DatasetGenerationError as exc:
+            cause = exc.__cause__ or exc
+            if "BatchSize must be greater than 0" in str(cause):  # pyarrow on a zero-row parquet file
+                raise UserError(no_rows) from None
+            raise UserError(f"{where} cannot be read: {type(cause).__name__}: {str(cause)[:200]}") from None
         rows = ds.to_list()
         columns = ds.column_names
     if "prompt" not in columns:
         raise UserError(f"dataset {path!r} config {config!r} has no column 'prompt' (columns: {columns})")
+    if not rows:
+        raise UserError(no_rows)
     info: dict[str, Any] = {"path": path, "config": config, "split": split, "revision": revision}
     manifest = local / "manifest.json"
     if manifest.is_file():
         data = json.loads(manifest.read_text())
         info.update(version=data.get("version"), content_hash=data.get("content_hash"))
+    first_row_of: dict[Any, int] = {}
+    duplicates: list[str] = []
     for i, row in enumerate(rows):
-        row.setdefault("id", row_id(row["prompt"]))
+        prompt = row["prompt"]
+        if not isinstance(prompt, str):
+            got = "null" if prompt is None else f"{type(prompt).__name__} {str(prompt)[:40]!r}"
+            raise UserError(f"{where} row {i}: column 'prompt' is {got}; every prompt must be text")
+        if not prompt.strip():
+            raise UserError(f"{where} row {i}: empty prompt")
+        if row.get("id") in (None, ""):
+            row["id"] = row_id(prompt)
+        first = first_row_of.setdefault(row["id"], i)
+        if first != i:
+            duplicates.append(f"id {row['id']!r} on rows {first} and {i}")
         row.setdefault("prompt_label", "harmful" if config == "harmful" else "benign")
         if row.get("category") is not None:
             row["category"] = resolve(row["category"])
-        if not isinstance(row["prompt"], str) or not row["prompt"].strip():
-            raise UserError(f"dataset {path!r} config {config!r} row {i}: empty prompt")
+    if duplicates:
+        more = f" (and {len(duplicates) - 5} more)" if len(duplicates) > 5 else ""
+        raise UserError(
+            f"{where}: column 'id' repeats: {'; '.join(duplicates[:5])}{more}. Every row needs its own "
+            "id (replies and labels are matched to prompts by it): fix the ids or drop the repeated rows"
+        )
     return rows, info
 
 
 def iter_jsonl_append(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Append rows to a JSONL file (flushed per call: safe to kill)."""
+    """Append rows to a JSONL file (flushed per call: safe to kill).
+
+    A writer resuming a file that a killed run may have torn calls :func:`repair_jsonl_tail`
+    once first, so that the first append starts on a clean line.
+    """
     with open(path, "a", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from falsereject.builder.annotation import (
     cohen_kappa,
     export_sheet,
     fleiss_kappa,
+    import_labels,
     load_labels,
     read_sheets,
     save_labels,
@@ -87,3 +89,139 @@ def test_bad_labels_name_file_and_row(tmp_path):
     (tmp_path / "t.csv").write_text("prompt,label_a\nx,benign\n")
     with pytest.raises(UserError, match="'id' column"):
         read_sheets([tmp_path / "t.csv"])
+
+
+# --- imports must never lose or silently overwrite human labels -------------------------
+
+
+def write(path, text, encoding="utf-8"):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_conflicting_duplicate_id_within_a_sheet_is_refused(tmp_path):
+    # last-one-wins turned this sheet's kappa 0.0 (fr-0 disagreed) into 0.33 (fr-0 "agreed")
+    sheet = write(tmp_path / "s.csv", "id,label_ann,label_bob\nfr-0,benign,harmful\nfr-1,benign,benign\n"
+                  "fr-2,harmful,benign\nfr-0,harmful,harmful\n")  # fmt: skip
+    with pytest.raises(UserError) as err:
+        read_sheets([sheet])
+    msg = str(err.value)
+    assert "conflict" in msg and "fr-0" in msg and "s.csv:2" in msg and "s.csv:5" in msg
+    assert "label_ann" in msg and "label_bob" in msg  # both annotators' conflicting cells are listed
+    # a repeated row that agrees with itself is no conflict
+    write(tmp_path / "t.csv", "id,label_ann\nfr-0,benign\nfr-0,b\n")
+    assert read_sheets([tmp_path / "t.csv"]) == {"fr-0": {"ann": "benign"}}
+
+
+def test_same_annotator_in_two_sheets_with_different_labels_is_refused(tmp_path):
+    shared = write(tmp_path / "shared.csv", "id,label_ann,label_bob\nfr-0,benign,benign\nfr-1,harmful,benign\n")
+    (tmp_path / "late").mkdir()
+    own = write(tmp_path / "late" / "ann.csv", "id,label\nfr-0,harmful\nfr-1,harmful\n")
+    with pytest.raises(UserError) as err:
+        read_sheets([shared, own])
+    msg = str(err.value)
+    assert "fr-0" in msg and "shared.csv:2" in msg and "ann.csv:2" in msg and "fr-1" not in msg
+    # the same labels given twice (shared sheet + own sheet) are fine
+    write(own, "id,label\nfr-0,benign\n")
+    assert read_sheets([shared, own])["fr-0"] == {"ann": "benign", "bob": "benign"}
+
+
+def test_sheet_encoding_and_header_are_validated(tmp_path):
+    latin = write(tmp_path / "latin.csv", "id,label_ann\nfr-0,benign\nfr-1,b\u00e9nin\n", "latin-1")
+    with pytest.raises(UserError, match=r"latin.csv.*not UTF-8"):
+        read_sheets([latin])
+    # Excel's "CSV UTF-8" starts with a byte-order mark: the id column is still found
+    bom = write(tmp_path / "bom.csv", "\ufeffid,label_ann\nfr-0,benign\n")
+    assert read_sheets([bom]) == {"fr-0": {"ann": "benign"}}
+    dup = write(tmp_path / "dup.csv", "id,label_ann,label_ann\nfr-0,benign,harmful\n")
+    with pytest.raises(UserError, match=r"dup.csv.*label_ann.*twice"):
+        read_sheets([dup])
+    # an unquoted comma shifts cells into the wrong column: refused, not read askew
+    shifted = write(tmp_path / "shifted.csv", "id,prompt,label_ann\nfr-0,how do I, kill a process,benign\n")
+    with pytest.raises(UserError, match=r"shifted.csv:2.*4 cells.*3"):
+        read_sheets([shifted])
+    for name, text in {"empty.csv": "", "header.csv": "id,label_ann,label_bob\n",
+                       "blank.csv": "id,label_ann,label_bob\nfr-0,,\nfr-1, ,\n"}.items():  # fmt: skip
+        with pytest.raises(UserError, match=rf"{name}.*no labels"):
+            read_sheets([write(tmp_path / name, text)])
+
+
+def test_ids_are_checked_against_the_test_split(tmp_path):
+    sheet = write(tmp_path / "s.csv", "id,label_ann\nfr-0,benign\nfr-9,benign\n,harmful\n")
+    with pytest.raises(UserError) as err:
+        read_sheets([sheet], known_ids={"fr-0", "fr-1"})
+    assert "s.csv:3" in str(err.value) and "fr-9" in str(err.value) and "s.csv:4" in str(err.value)
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_imports_are_append_only_and_record_provenance(tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    ann = write(tmp_path / "ann.csv", "id,label\nfr-0,benign\nfr-1,harmful\n")
+    bob = write(tmp_path / "bob.csv", "id,label\nfr-0,benign\nfr-1,benign\n")
+    first = import_labels([ann], labels)
+    assert first.added == 2 and load_labels(labels) == {"fr-0": {"ann": "benign"}, "fr-1": {"ann": "harmful"}}
+    before = labels.read_bytes()
+    second = import_labels([bob], labels)
+    assert second.added == 2 and labels.read_bytes().startswith(before)  # nothing rewritten
+    rows = _lines(labels)
+    assert len(rows) == 4
+    for r in rows:
+        assert {"id", "annotator", "label", "imported_at", "imported_by", "import", "sheet", "row"} <= set(r)
+    assert rows[2]["sheet"] == str(bob.resolve()) and rows[2]["row"] == 2 and rows[2]["annotator"] == "bob"
+    assert rows[0]["import"] != rows[2]["import"]
+    # importing the same sheet again adds nothing and does not touch the file
+    again = before = labels.read_bytes()
+    assert import_labels([bob], labels).added == 0 and labels.read_bytes() == again
+    # kappa comes from the merged labels of both imports
+    assert agreement(load_labels(labels))["kappa"] == agreement(read_sheets([ann, bob]))["kappa"]
+
+
+def test_conflict_with_an_earlier_import_is_refused_unless_superseded(tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    import_labels([write(tmp_path / "s1.csv", "id,label_ann,label_bob\nfr-0,benign,benign\nfr-1,harmful,harmful\n")], labels)  # fmt: skip
+    before = labels.read_bytes()
+    fix = write(tmp_path / "s2.csv", "id,label_ann\nfr-0,harmful\nfr-1,harmful\n")
+    with pytest.raises(UserError) as err:
+        import_labels([fix], labels)
+    msg = str(err.value)
+    assert "s2.csv:2" in msg and "s1.csv" in msg and "fr-0" in msg and "--supersede" in msg
+    assert labels.read_bytes() == before
+    assert agreement(load_labels(labels))["kappa"] == 1.0
+    result = import_labels([fix], labels, supersede=True)
+    assert result.added == 1 and result.superseded == 1 and labels.read_bytes().startswith(before)
+    last = _lines(labels)[-1]
+    assert last["label"] == "harmful" and last["supersedes"]["label"] == "benign"
+    assert last["supersedes"]["sheet"].endswith("s1.csv")
+    merged = load_labels(labels)
+    assert merged["fr-0"] == {"ann": "harmful", "bob": "benign"}
+    assert agreement(merged)["raw_agreement"] == 0.5
+
+
+def test_nothing_is_written_when_any_sheet_is_bad(tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    good = write(tmp_path / "good.csv", "id,label_ann\nfr-0,benign\n")
+    bad = write(tmp_path / "bad.csv", "id,label_bob\nfr-0,toxic\n")
+    with pytest.raises(UserError, match=r"bad.csv:2 column label_bob"):
+        import_labels([good, bad], labels)
+    assert not labels.exists()
+    with pytest.raises(UserError, match="not test prompts"):
+        import_labels([good], labels, known_ids={"fr-1"})
+    assert not labels.exists()
+
+
+def test_legacy_labels_file_is_kept_and_a_hand_edited_conflict_is_reported(tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    legacy = '{"id": "fr-0", "labels": {"ann": "benign", "bob": "harmful"}}\n'
+    labels.write_text(legacy)
+    import_labels([write(tmp_path / "cyd.csv", "id,label\nfr-0,benign\n")], labels)
+    assert labels.read_text().startswith(legacy)
+    assert load_labels(labels) == {"fr-0": {"ann": "benign", "bob": "harmful", "cyd": "benign"}}
+    with pytest.raises(UserError, match="--supersede"):
+        save_labels({"fr-0": {"bob": "benign"}}, labels)
+    with open(labels, "a") as fh:  # a conflicting line added by hand, not marked as superseding
+        fh.write('{"id": "fr-0", "annotator": "bob", "label": "benign"}\n')
+    with pytest.raises(UserError, match=r"labels.jsonl:3.*bob.*fr-0"):
+        load_labels(labels)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -222,3 +223,84 @@ def test_missing_input_and_missing_backend(tmp_path, capsys):
     src = write_jsonl(tmp_path / "in.jsonl", ROWS[:1])
     code, _, err = run(capsys, "--input", src, "--output", tmp_path / "o.jsonl", "--judge", "ensemble")
     assert code == 2 and "needs an LLM backend" in err
+
+
+def _leftovers(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("flag", "make", "message"),
+    [
+        ("--output", lambda d: (d / "out.jsonl").mkdir() or d / "out.jsonl", "output {p} is a folder"),
+        ("--output", lambda d: d, "output {p} is a folder"),
+        ("--report", lambda d: (d / "r.json").mkdir() or d / "r.json", "report {p} is a folder"),
+        (
+            "--output",
+            lambda d: (d / "f.txt").write_text("x") and d / "f.txt" / "sub" / "o.jsonl",
+            "cannot write output {p}: {d}/f.txt is a file, not a folder",
+        ),
+        (
+            "--report",
+            lambda d: (d / "f.txt").write_text("x") and d / "f.txt" / "r.json",
+            "cannot write report {p}: {d}/f.txt is a file, not a folder",
+        ),
+    ],
+)
+def test_unwritable_output_or_report_is_one_message_before_judging(tmp_path, capsys, flag, make, message):
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    target = make(tmp_path)
+    paths = {"--output": tmp_path / "o.jsonl", "--report": tmp_path / "r2.json", flag: target}
+    code, stdout, err = run(
+        capsys, "--input", src, "--output", paths["--output"], "--report", paths["--report"]
+    )
+    assert code == 2 and "Traceback" not in err
+    assert message.format(p=target, d=tmp_path) in err
+    assert stdout == ""  # nothing was judged
+    assert not (tmp_path / "o.jsonl").is_file() and not (tmp_path / "r2.json").exists()
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("failing", ["output", "report"])
+def test_a_failed_write_leaves_no_tmp_file(tmp_path, capsys, monkeypatch, failing):
+    import falsereject.commands.score as score_command
+
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    out, report = tmp_path / "o.jsonl", tmp_path / "r.json"
+    target = out if failing == "output" else report
+    real_replace = score_command.os.replace
+
+    def replace(tmp, dst):  # the disk fills up / permission is lost between check and write
+        if str(dst) == str(target):
+            assert (tmp_path / f".{target.name}.tmp").is_file()  # the data was written there
+            raise PermissionError(13, "Permission denied")
+        return real_replace(tmp, dst)
+
+    monkeypatch.setattr(score_command.os, "replace", replace)
+    code, _, err = run(capsys, "--input", src, "--output", out, "--report", report)
+    assert code == 2 and "Traceback" not in err
+    assert f"cannot write {failing} {target}: Permission denied" in err
+    assert not target.exists() and _leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere")
+def test_read_only_folder_is_one_message(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code, _, err = run(capsys, "--input", src, "--output", locked / "o.jsonl")
+    finally:
+        locked.chmod(0o700)
+    assert code == 2 and f"cannot write output {locked / 'o.jsonl'}: permission denied" in err
+    assert "Traceback" not in err
+
+
+def test_report_may_not_overwrite_the_input_or_output(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    before = src.read_text()
+    for report in (src, tmp_path / "o.jsonl"):
+        code, _, err = run(capsys, "--input", src, "--output", tmp_path / "o.jsonl", "--report", report)
+        assert code == 2 and f"--report {report} is also the" in err
+    assert src.read_text() == before and not (tmp_path / "o.jsonl").exists()

@@ -6,7 +6,8 @@ model identities and the upstream stage's hash), also saved as ``fingerprint.jso
 One line per finished row (``ok`` or ``dropped`` with a reason), written and flushed as the
 row finishes. After a kill (even SIGKILL mid-write) a restart:
 
-* cuts a torn last line off (so the next append starts on a clean line),
+* cuts a torn last line off (so the next append starts on a clean line; the same
+  :func:`falsereject.dataset.repair_jsonl_tail` that eval's ``generations.jsonl`` uses),
 * keeps the *first* record of any key (a key is never processed twice),
 * processes only the keys with no record.
 
@@ -22,39 +23,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from falsereject.dataset import repair_jsonl_tail
 from falsereject.errors import UserError
 
 
 def fingerprint_hash(fingerprint: dict[str, Any]) -> str:
     text = json.dumps(fingerprint, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-
-
-def _repair_tail(path: Path) -> int:
-    """Truncate a torn (newline-less) last line; returns the bytes removed."""
-    if not path.exists():
-        return 0
-    size = path.stat().st_size
-    if size == 0:
-        return 0
-    with open(path, "rb+") as fh:
-        fh.seek(size - 1)
-        if fh.read(1) == b"\n":
-            return 0
-        block = min(size, 1 << 20)
-        while True:  # find the last newline, reading backwards
-            fh.seek(size - block)
-            chunk = fh.read(block)
-            cut = chunk.rfind(b"\n")
-            if cut != -1:
-                keep = size - block + cut + 1
-                break
-            if block == size:
-                keep = 0
-                break
-            block = min(size, block * 2)
-        fh.truncate(keep)
-        return size - keep
 
 
 class StageStore:
@@ -69,7 +44,7 @@ class StageStore:
             fp.write_text(
                 json.dumps(fingerprint, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
             )
-        self.torn_bytes = _repair_tail(self.path)
+        self.torn_bytes = repair_jsonl_tail(self.path)
         self.done: set[str] = set()
         for rec in self._iter_raw():
             self.done.add(rec["key"])

@@ -17,6 +17,7 @@ and ``prompt_label`` (benign/harmful) columns give per-category and harmful-prom
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -111,16 +112,43 @@ def _read_jsonl(path: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _read_csv(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Strict CSV: a stray character after a closing quote, a quote never closed, a row with
+    more or fewer fields than the header or a repeated column name is an error naming the line
+    (a row is named by the line it starts on)."""
     text = "".join(line for _, line in _decode_lines(path))
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
     rows = []
+    start = ended = 0  # the line the current record starts on; the last line read
     try:
-        for row in reader:
-            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+        for record in reader:
+            start, ended = ended + 1, reader.line_num
+            if not any(field.strip() for field in record):
+                continue  # a blank line, or only separators
+            if header is None:
+                header = record
+                seen = set()
+                for name in header:
+                    if name and name in seen:
+                        raise UserError(f"{path}:{start}: the header names column {name!r} twice; rename one")
+                    seen.add(name)
                 continue
-            rows.append((f"{path}:{reader.line_num}", {k: v for k, v in row.items() if k is not None}))
+            if len(record) != len(header):
+                raise UserError(
+                    f"{path}:{start}: {len(record)} field(s) but the header has {len(header)}; "
+                    "quote any field that holds a comma, a quote or a line break"
+                )
+            rows.append((f"{path}:{start}", dict(zip(header, record, strict=True))))
     except csv.Error as exc:
-        raise UserError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
+        if "end of data" in str(exc):
+            raise UserError(
+                f"{path}:{ended + 1}: a quoted field starting on this line is never closed "
+                '(an unmatched "); double any quote inside a quoted field ("")'
+            ) from None
+        raise UserError(
+            f"{path}:{reader.line_num}: not valid CSV ({exc}); a quoted field must end at its "
+            'closing quote, and a quote inside it is written twice ("")'
+        ) from None
     return rows
 
 
@@ -148,14 +176,36 @@ def read_rows(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
     return rows
 
 
+def _kind(value: Any) -> str:
+    """What a non-text value is, for an error message: ``a number (42)``, ``bytes``, ``a list``."""
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "bytes (a binary column)"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
 def _text(row: dict[str, Any], field: str, where: str, flag: str) -> str:
+    """The text in ``row[field]``; anything else (null, a number, a list, bytes...) is an error:
+    its repr would be judged as if the model had written it."""
     if field not in row:
         cols = ", ".join(sorted(map(str, row))[:12])
         raise UserError(f"{where}: no '{field}' field (columns: {cols}); name the right one with {flag}")
     value = row[field]
     if value is None:
         raise UserError(f"{where}: '{field}' is empty (null); every row needs one")
-    return value if isinstance(value, str) else str(value)
+    if not isinstance(value, str):
+        raise UserError(
+            f"{where}: '{field}' is {_kind(value)}, not text; every row needs the text itself "
+            f"(or name the right column with {flag})"
+        )
+    return value
 
 
 def _check_optional(row: dict[str, Any], args, where: str) -> None:
@@ -175,12 +225,48 @@ def _jsonable(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else str(value)
 
 
+def check_writable(path: str | Path, what: str, example: str) -> Path:
+    """``path`` if a file can be written there (its folder may not exist yet); else a UserError
+    naming it (``example``: a file name to suggest when ``path`` is a folder). Checked before
+    the (slow) judging, so a typo costs nothing."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{what} {path} is a folder; give a file name (e.g. {path / example})")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UserError(f"cannot write {what} {path}: permission denied")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {what} {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write {what} {path}: permission denied in {folder}")
+    return path
+
+
+def _write_atomically(path: Path, what: str, write) -> None:
+    """``write(tmp)`` then move ``tmp`` onto ``path``; on any failure no ``tmp`` is left behind,
+    and an OS error (permission, full disk, a folder in the way) is one UserError naming ``path``."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UserError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
 def write_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
     """Write ``rows`` as .jsonl/.csv/.parquet (by suffix), atomically."""
     path = Path(path)
     suffix = _format(path, "output")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    _write_atomically(path, "output", lambda tmp: _write_rows(tmp, suffix, rows))
+
+
+def _write_rows(tmp: Path, suffix: str, rows: list[dict[str, Any]]) -> None:
     if suffix == ".jsonl":
         with open(tmp, "w", encoding="utf-8") as fh:
             for row in rows:
@@ -203,7 +289,6 @@ def write_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
         except (pa.ArrowException, TypeError):
             table = pa.Table.from_pylist([{k: _jsonable(v) for k, v in row.items()} for row in rows])
         pq.write_table(table, tmp)
-    os.replace(tmp, path)
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -211,7 +296,15 @@ def run(args) -> int:
     from falsereject.judge import get_judge
     from falsereject.scoring import score
 
+    check_writable(args.output, "output", "judged.jsonl")
     _format(Path(args.output), "output")
+    if args.report:
+        check_writable(args.report, "report", "report.json")
+        for other, flag in ((args.output, "--output"), (args.input, "--input")):
+            if Path(args.report).resolve() == Path(other).resolve():
+                raise UserError(
+                    f"--report {args.report} is also the {flag} file; give the report its own name"
+                )
     rows = read_rows(args.input)
     prompts, responses = [], []
     for where, row in rows:
@@ -266,6 +359,7 @@ def run(args) -> int:
     text = json.dumps(report, indent=2, ensure_ascii=False)
     print(text)
     if args.report:
-        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.report).write_text(text + "\n", encoding="utf-8")
+        _write_atomically(
+            Path(args.report), "report", lambda tmp: tmp.write_text(text + "\n", encoding="utf-8")
+        )
     return 0

@@ -9,7 +9,7 @@ from typing import Any
 
 from falsereject.dataset import read_jsonl
 from falsereject.errors import UserError
-from falsereject.evaluation.report import fmt
+from falsereject.evaluation.report import fmt, md_text, plain_text
 from falsereject.judge.base import FULL, PARTIAL, REFUSAL
 from falsereject.taxonomy import CATEGORIES
 
@@ -57,8 +57,8 @@ def leaderboard(run_dirs: list[str | Path], out_dir: str | Path) -> dict[str, Pa
     ]
     for i, e in enumerate(entries, start=1):
         md.append(
-            f"| {i} | {e['model']} | {fmt(e['compliance'])} | {fmt(e['usr'])} | {fmt(e['refusal'])} | "
-            f"{fmt(e['degenerate'])} | {fmt(e['harmful_usr'])} | {e['n']} | {e['judge']} |"
+            f"| {i} | {md_text(e['model'])} | {fmt(e['compliance'])} | {fmt(e['usr'])} | {fmt(e['refusal'])} | "
+            f"{fmt(e['degenerate'])} | {fmt(e['harmful_usr'])} | {md_text(e['n'])} | {md_text(e['judge'])} |"
         )
     (out / "leaderboard.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     with open(out / "leaderboard.csv", "w", newline="", encoding="utf-8") as fh:
@@ -96,7 +96,8 @@ def _plot(entries: list[dict[str, Any]], path: Path) -> None:
         ]
         ax.bar([x + offset for x in xs], vals, 0.3, yerr=err, label=name, color=color, alpha=0.85, capsize=2)
     ax.set_xticks(list(xs))
-    ax.set_xticklabels([e["model"][:28] for e in entries], rotation=30, ha="right", fontsize=8)
+    labels = [plain_text(e["model"], 28) for e in entries]
+    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8, parse_math=False)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("rate on benign-but-scary prompts (95% CI)")
     ax.set_title("Over-refusal leaderboard (sorted by compliance)")
@@ -179,7 +180,7 @@ def compare(run_a: str | Path, run_b: str | Path, out_path: str | Path | None = 
 
 
 def render_compare(result: dict[str, Any]) -> str:
-    a, b = result["a"]["model"], result["b"]["model"]
+    a, b = md_text(result["a"]["model"]), md_text(result["b"]["model"])
     c = result["counts"]
     lines = [
         f"# {b} vs {a}",
@@ -190,7 +191,7 @@ def render_compare(result: dict[str, Any]) -> str:
         "|---|---|---|",
     ]
     for key, m in result["overall"].items():
-        lines.append(f"| {key} | {fmt(m['a'])} | {fmt(m['b'])} |")
+        lines.append(f"| {md_text(key)} | {fmt(m['a'])} | {fmt(m['b'])} |")
     moved = sorted((x for x in result["per_category"] if x["delta"]), key=lambda x: -abs(x["delta"]))
     if moved:
         lines += [
@@ -202,12 +203,16 @@ def render_compare(result: dict[str, Any]) -> str:
         ]
         for x in moved[:15]:
             lines.append(
-                f"| {x['category']}. {CATEGORIES[x['category']]} | {x['side']} {x['metric']} | {x['a']:.2f} | {x['b']:.2f} | {x['delta']:+.2f} |"
+                f"| {x['category']}. {md_text(CATEGORIES[x['category']])} | {x['side']} {md_text(x['metric'])} | "
+                f"{x['a']:.2f} | {x['b']:.2f} | {x['delta']:+.2f} |"
             )
     for verdict in ("fixed", "broke"):
         rows = [x for x in result["changed"] if x["verdict"] == verdict]
         if rows:
             lines += ["", f"## {verdict.capitalize()} ({len(rows)})", ""]
             for x in rows[:30]:
-                lines.append(f"- [{x['prompt_label']}] {x['prompt']} — {x['label_a']} -> {x['label_b']}")
+                lines.append(
+                    f"- [{md_text(x['prompt_label'])}] {md_text(x['prompt'])} — "
+                    f"{md_text(x['label_a'])} -> {md_text(x['label_b'])}"
+                )
     return "\n".join(lines) + "\n"

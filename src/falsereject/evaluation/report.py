@@ -1,7 +1,15 @@
-"""Human-readable views of an eval report: console summary, report.md and its chart."""
+"""Human-readable views of an eval report: console summary, report.md and its chart.
+
+Text that comes from outside the package (model replies, prompts, model and dataset names)
+goes into Markdown only through :func:`md_text` or :func:`md_code`, and into a chart only
+through :func:`plain_text`: control characters (NUL, ESC, ...) and bidi overrides are dropped,
+newlines become spaces, and Markdown/HTML syntax (``|``, ``<script>``, backticks, ``*``...) is
+escaped, so a reply or a model name can neither break a table nor inject markup.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +22,69 @@ BENIGN_METRICS = (
 )
 #: the summary's name for ``degenerate_rate`` (a share of the scored rows, inside the refusals)
 DEGENERATE = "degenerate (labelled refusal)"
+
+# --- safe text ---------------------------------------------------------------------------------
+#: never copied into a report: C0/C1 controls except tab/newline/CR (which become spaces), lone
+#: surrogates (unencodable), and the bidi marks, embeddings, overrides and isolates that make
+#: text display in another order than it is stored (U+061C, U+200E/F, U+202A-E, U+2066-9)
+_UNSAFE = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+#: backslash-escaped in Markdown text: emphasis, code, links, table cells, strikethrough, math;
+#: an ``_`` inside a word (``compliance_rate``) cannot start emphasis and is left alone
+_MD_SPECIAL = re.compile(r"[\\`*\[\]|~$]|(?<![^\W_])_|_(?![^\W_])")
+
+
+def plain_text(value: Any, limit: int | None = None) -> str:
+    """``value`` as one line of plain text: unsafe characters dropped, every run of whitespace
+    (newlines included) one space, cut to ``limit`` characters (ending in ``…``)."""
+    text = " ".join(_UNSAFE.sub("", str(value)).split())
+    if limit is not None and len(text) > limit:
+        text = text[: max(limit - 1, 0)].rstrip() + "…"
+    return text
+
+
+def md_text(value: Any, limit: int | None = None) -> str:
+    """``value`` as inline Markdown that renders as exactly its text, in a paragraph or in a
+    table cell: :func:`plain_text`, then Markdown syntax backslash-escaped and ``& < >`` as
+    HTML entities. Not for the start of a line (``#``, ``>``, ``-`` are not escaped)."""
+    text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(), plain_text(value, limit))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def md_code(value: Any) -> str:
+    """``value`` as an inline code span (outside tables): :func:`plain_text` between enough
+    backticks that none inside can close it. Code spans show HTML and escapes literally."""
+    text = plain_text(value)
+    if not text:
+        return "(none)"
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _lookup(report: dict[str, Any], *keys: str) -> Any:
+    """The first of ``keys`` present (not None) in ``report`` or in one of its sections."""
+    places = [report, *(v for v in report.values() if isinstance(v, dict))]
+    for key in keys:
+        for place in places:
+            if place.get(key) is not None:
+                return place[key]
+    return None
+
+
+def evaluated_line(report: dict[str, Any], records: list[dict[str, Any]] | None = None) -> str | None:
+    """``Evaluated N prompts (limit L)`` for a run cut short by ``--limit`` (``Evaluated N
+    prompts`` when the report records the count but no limit); None for reports with neither."""
+    limit = _lookup(report, "limit")
+    n = _lookup(report, "n_evaluated", "evaluated", "n_prompts")
+    if limit is None and n is None:
+        return None
+    if n is None:
+        n = report.get("n", len(records) if records is not None else None)
+    if n is None:
+        return f"Evaluated at most {md_text(limit)} prompts (limit {md_text(limit)})"
+    return f"Evaluated {md_text(n)} prompts" + (f" (limit {md_text(limit)})" if limit is not None else "")
 
 
 def fmt(metric: dict[str, Any] | None) -> str:
@@ -105,11 +176,12 @@ def plot_categories(report: dict[str, Any], path: Path) -> Path | None:
             error_kw={"elinewidth": 0.6},
         )
     ax.set_yticks(y + height * (len(series) - 1) / 2)
-    ax.set_yticklabels([f"{c}. {CATEGORIES[c][:32]}" for c in cats], fontsize=7)
+    ax.set_yticklabels([f"{c}. {CATEGORIES[c][:32]}" for c in cats], fontsize=7, parse_math=False)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("rate (95% bootstrap CI)")
-    ax.set_title(f"{report['model']['name']}: per-category compliance and USR", fontsize=10)
+    name = plain_text(report["model"]["name"], 80)
+    ax.set_title(f"{name}: per-category compliance and USR", fontsize=10, parse_math=False)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -120,18 +192,22 @@ def plot_categories(report: dict[str, Any], path: Path) -> Path | None:
 def write_markdown(report: dict[str, Any], records: list[dict[str, Any]], out: Path) -> Path:
     chart = plot_categories(report, out / "chart.png")
     model = report["model"]
-    lines = [f"# Over-refusal report: {model['name']}", ""]
+    lines = [f"# Over-refusal report: {md_text(model['name'])}", ""]
     if model.get("note"):
-        lines += [f"> {model['note']}", ""]
+        lines += [f"> {md_text(model['note'])}", ""]
     ds = ", ".join(
-        f"`{d['path']}` {d['config']}/{d['split']} ({d['rows']} prompts, version {d.get('version') or '?'})"
+        f"{md_code(d['path'])} {md_text(d['config'])}/{md_text(d['split'])} ({md_text(d['rows'])} prompts, "
+        f"version {md_text(d.get('version') or '?')})"
         for d in report["datasets"]
     )
     t = report["timings"]
+    evaluated = evaluated_line(report, records)
     lines += [
         f"Dataset: {ds}  ",
-        f"Judge: `{report['judge']['name']}`; generation: max_tokens={report['generation']['max_tokens']}, "
-        f"temperature={report['generation']['temperature']}  ",
+        *([f"{evaluated}  "] if evaluated else []),
+        f"Judge: {md_code(report['judge']['name'])}; generation: "
+        f"max_tokens={md_text(report['generation']['max_tokens'])}, "
+        f"temperature={md_text(report['generation']['temperature'])}  ",
         f"Timings: generation {t['generation_s']} s ({t['responses_per_s']} responses/s), judging {t['judge_s']} s",
         "",
         "## Summary",
@@ -144,7 +220,8 @@ def write_markdown(report: dict[str, Any], records: list[dict[str, Any]], out: P
         if not side.get("n"):
             continue
         counts = side.get("counts", {})
-        lines += [f"Label counts ({side_name}): " + ", ".join(f"{k}={v}" for k, v in counts.items()), ""]
+        shown = ", ".join(f"{md_text(k)}={md_text(v)}" for k, v in counts.items())
+        lines += [f"Label counts ({side_name}): {shown}", ""]
     if chart:
         lines += ["## Per category", "", f"![per-category compliance and USR]({chart.name})", ""]
         benign = report["scores"].get("benign") or {}
@@ -157,7 +234,7 @@ def write_markdown(report: dict[str, Any], records: list[dict[str, Any]], out: P
         for cid, m in _category_rows(benign, ()):
             h = hper.get(str(cid)) or {}
             lines.append(
-                f"| {cid}. {CATEGORIES[cid]} | {m.get('n', '')} | {fmt(m.get('compliance_rate'))} | "
+                f"| {cid}. {md_text(CATEGORIES[cid])} | {m.get('n', '')} | {fmt(m.get('compliance_rate'))} | "
                 f"{fmt(m.get('useful_safety_rate'))} | {fmt(m.get('refusal_rate'))} | "
                 f"{m.get('degenerate', '-')} | {fmt(h.get('useful_safety_rate'))} |"
             )
@@ -166,8 +243,7 @@ def write_markdown(report: dict[str, Any], records: list[dict[str, Any]], out: P
     if refused:
         lines += ["## Over-refusals (benign prompts refused)", ""]
         for r in refused[:25]:
-            resp = r["response"].replace("\n", " ")[:160]
-            lines.append(f"- **{r['prompt']}** — _{resp}_")
+            lines.append(f"- **{md_text(r['prompt'])}** — _{md_text(r['response'], 160)}_")
         lines.append("")
     path = out / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -5,7 +5,8 @@
 >>> # backend.generate([[{"role": "user", "content": "Hi"}]], max_tokens=32)
 
 ``build_backend`` stacks: defaults/system prompt -> response cache -> concurrency bound ->
-retries -> provider. ``backend.usage`` counts the whole stack.
+retries -> provider. ``backend.usage`` counts the whole stack (``usage.retries``: attempts
+retried so far); ``backend.add_retry_listener(fn)`` calls ``fn(RetryEvent)`` at each retry.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from falsereject.llm.base import Backend, Generation, Messages, UsageCounters, run_sync
-from falsereject.llm.config import BackendConfig
+from falsereject.llm.base import Backend, Generation, Messages, RetryEvent, UsageCounters, run_sync
+from falsereject.llm.config import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, BackendConfig, BackendConfigError
 from falsereject.llm.registry import create_provider, providers, register
 from falsereject.llm.wrappers import CachedBackend, LimitedBackend, RetryingBackend, _Wrapper
 
 __all__ = [
     "Backend",
     "BackendConfig",
+    "BackendConfigError",
     "Generation",
     "Messages",
+    "RetryEvent",
     "UsageCounters",
     "add_backend_arguments",
     "backend_config_from_arguments",
@@ -79,6 +82,7 @@ def _folder_fingerprint(model: str) -> str:
 
 def build_backend(config: BackendConfig, *, provider: Backend | None = None) -> Backend:
     """The full stack for ``config``; ``provider`` replaces the raw provider (tests)."""
+    config.validate()  # fields may have been changed since the config was built
     raw = provider or create_provider(config)
     stack: Backend = RetryingBackend(raw, max_retries=config.max_retries)
     stack = LimitedBackend(stack, config.max_concurrency)
@@ -104,6 +108,21 @@ def add_backend_arguments(
     group.add_argument(f"{p}api-key-env", default=None, help="name of the env var holding the API key")
     group.add_argument(f"{p}gguf-file", default=None, help="GGUF file inside the model folder/repo")
     group.add_argument(f"{p}max-concurrency", type=int, default=None, help="requests in flight")
+    group.add_argument(
+        f"{p}timeout",
+        type=float,
+        default=None,
+        help=f"seconds one request may take, from connecting to the end of the reply (default "
+        f"{DEFAULT_TIMEOUT:g}; connecting alone: {DEFAULT_CONNECT_TIMEOUT:g}); raise it for slow "
+        "servers or long answers",
+    )
+    group.add_argument(
+        f"{p}max-retries",
+        type=int,
+        default=None,
+        help="retries of a failed request (429, 5xx, timeout, lost connection) before giving up "
+        "(default 5)",
+    )
     group.add_argument(f"{p}max-tokens", type=int, default=None, help="max new tokens per response")
     group.add_argument(f"{p}temperature", type=float, default=None, help="0 = greedy (default)")
     group.add_argument(f"{p}system-prompt", default=None, help="optional system prompt")
@@ -134,7 +153,18 @@ def backend_config_from_arguments(
         "base_url": base_url,
         "generation": generation,
     }
-    for name in ("api_key_env", "gguf_file", "max_concurrency", "system_prompt", "cache_dir"):
+    for name in (
+        "api_key_env",
+        "gguf_file",
+        "max_concurrency",
+        "timeout",
+        "max_retries",
+        "system_prompt",
+        "cache_dir",
+    ):
         if get(name) is not None:
             fields[name] = get(name)
-    return BackendConfig(**{**defaults, **fields})
+    try:
+        return BackendConfig(**{**defaults, **fields})
+    except BackendConfigError as exc:  # name the flag the user typed
+        raise exc.for_flag(prefix.replace("_", "-")) from None

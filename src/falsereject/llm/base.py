@@ -97,6 +97,29 @@ class UsageCounters:
         )
 
 
+@dataclass(frozen=True)
+class RetryEvent:
+    """One failed attempt that will be retried (what a progress bar shows as "retries: N").
+
+    ``attempt`` failed out of at most ``max_attempts``; the next starts in ``wait`` seconds.
+    """
+
+    backend: str
+    attempt: int
+    max_attempts: int
+    wait: float
+    error: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.backend}: attempt {self.attempt}/{self.max_attempts} failed ({self.error}); "
+            f"retrying in {self.wait:.1f} s"
+        )
+
+
+RetryListener = Callable[[RetryEvent], None]
+
+
 def check_messages(messages: Messages) -> None:
     if not isinstance(messages, list) or not messages:
         raise ValueError("messages must be a non-empty list of {'role', 'content'} dicts")
@@ -123,6 +146,18 @@ class Backend(ABC):
     @abstractmethod
     async def agenerate(self, messages: Messages, **params: Any) -> Generation:
         """Answer one chat request."""
+
+    def add_retry_listener(self, listener: RetryListener) -> None:
+        """Call ``listener(event)`` (a :class:`RetryEvent`) before every retry of this backend.
+
+        ``usage.retries`` counts them; the listener is for showing them as they happen, e.g.
+        ``backend.add_retry_listener(lambda e: bar.set_postfix(retries=backend.usage.retries))``.
+        It runs on the event loop: keep it quick. Wrappers pass it down to their retry layer;
+        a backend without one never retries, so this base version keeps nothing.
+        """
+
+    def remove_retry_listener(self, listener: RetryListener) -> None:
+        """Stop calling ``listener`` (no error when it was never added)."""
 
     async def astream(self, messages: Messages, **params: Any) -> AsyncIterator[str]:
         """Yield the answer to one chat request in pieces, as it is produced (first choice).

@@ -4,11 +4,17 @@ vLLM (``vllm serve``), ``transformers serve``, TGI, Ollama, OpenAI and Hugging F
 Providers all speak ``POST {base_url}/chat/completions``. The API key is read from the
 environment variable named by ``api_key_env`` (never from a config file, never logged).
 429/5xx/timeouts/connection errors raise :class:`TransientError` (the retry wrapper
-retries them, honouring Retry-After); other HTTP errors are final :class:`BackendError`s.
+retries them, honouring Retry-After); other HTTP errors, and errors no retry can heal (a
+malformed URL, an unsupported scheme), are final :class:`BackendError`s.
+
+Timeouts (see :class:`~falsereject.llm.config.BackendConfig`): ``connect_timeout`` bounds
+opening the connection; ``timeout`` bounds the whole attempt, from connecting to the last
+byte of the reply, so neither a silent server nor one that trickles bytes holds a call longer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from typing import Any
@@ -17,7 +23,7 @@ import httpx
 
 from falsereject.errors import BackendError, TransientError, UserError
 from falsereject.llm.base import Backend, Generation, Messages, check_messages
-from falsereject.llm.config import BackendConfig
+from falsereject.llm.config import BackendConfig, BackendConfigError, check_base_url
 from falsereject.llm.registry import register
 
 _RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -43,8 +49,13 @@ class OpenAIBackend(Backend):
                 "provider 'openai' needs base_url (e.g. http://127.0.0.1:8000/v1 for `vllm serve` "
                 "or `transformers serve`, https://api.openai.com/v1 for OpenAI)"
             )
+        try:
+            check_base_url(config.base_url)  # also when the config was changed after it was built
+        except BackendConfigError as exc:
+            raise UserError(str(exc)) from None
         self.base_url = config.base_url.rstrip("/")
-        self.timeout = config.timeout
+        self.timeout = float(config.timeout)
+        self.connect_timeout = min(float(config.connect_timeout), self.timeout)
         self._headers = {"Content-Type": "application/json"}
         if config.api_key_env:
             key = os.environ.get(config.api_key_env)
@@ -60,15 +71,14 @@ class OpenAIBackend(Backend):
         return f"openai:{self.model}@{self.base_url}"
 
     def _client(self) -> httpx.AsyncClient:
-        import asyncio
-
         loop_id = id(asyncio.get_running_loop())
         client = self._clients.get(loop_id)
         if client is None or client.is_closed:
             limits = httpx.Limits(
                 max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
             )
-            client = httpx.AsyncClient(timeout=self.timeout, headers=self._headers, limits=limits)
+            timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
+            client = httpx.AsyncClient(timeout=timeout, headers=self._headers, limits=limits)
             self._clients = {loop_id: client}  # clients of finished loops are unusable
         return client
 
@@ -80,9 +90,20 @@ class OpenAIBackend(Backend):
                 body[name] = params[name]
         url = f"{self.base_url}/chat/completions"
         try:
-            response = await self._client().post(url, json=body)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"{url} timed out after {self.timeout}s ({type(exc).__name__})") from exc
+            # httpx's read timeout restarts with every byte: the whole reply gets one deadline
+            response = await asyncio.wait_for(self._client().post(url, json=body), self.timeout)
+        except httpx.ConnectTimeout as exc:
+            raise TransientError(
+                f"cannot reach {url}: no connection within {self.connect_timeout:g} s (connect_timeout)"
+            ) from exc
+        except (httpx.TimeoutException, asyncio.TimeoutError) as exc:
+            raise TransientError(
+                f"{url} sent no complete reply within {self.timeout:g} s "
+                "(raise timeout / --timeout if the server is just slow)"
+            ) from exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError) as exc:
+            # no retry heals these: the URL or the request itself is wrong
+            raise BackendError(f"cannot send to {url}: {type(exc).__name__}: {exc}") from exc
         except httpx.TransportError as exc:
             raise TransientError(f"cannot reach {url}: {type(exc).__name__}: {exc}") from exc
         if response.status_code in _RETRYABLE:

@@ -24,7 +24,7 @@ from tenacity import (
 )
 
 from falsereject.errors import BackendError, TransientError
-from falsereject.llm.base import Backend, Generation, Messages
+from falsereject.llm.base import Backend, Generation, Messages, RetryEvent, RetryListener
 
 
 class _Wrapper(Backend):
@@ -32,6 +32,12 @@ class _Wrapper(Backend):
         super().__init__(inner.model, max_concurrency=inner.max_concurrency, usage=inner.usage)
         self.inner = inner
         self.provider = inner.provider
+
+    def add_retry_listener(self, listener: RetryListener) -> None:
+        self.inner.add_retry_listener(listener)
+
+    def remove_retry_listener(self, listener: RetryListener) -> None:
+        self.inner.remove_retry_listener(listener)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -55,6 +61,10 @@ class _WaitRetryAfter:
 class RetryingBackend(_Wrapper):
     """Retries :class:`TransientError` with backoff; gives up with a :class:`BackendError`.
 
+    Each retry adds 1 to ``usage.retries`` and is announced to the listeners added with
+    :meth:`add_retry_listener` (a :class:`RetryEvent`: which attempt failed, why, and how long
+    until the next), so a long wait on a struggling server is visible while it happens.
+
     The first attempt is a plain call: tenacity's machinery only starts once something
     failed (it was half the CPU of a 200k-call build when run on every call).
     """
@@ -68,6 +78,27 @@ class RetryingBackend(_Wrapper):
         # the retry loop starts at the 2nd attempt, so its backoff starts one step up
         self.wait = _WaitRetryAfter(2 * initial_wait, max_wait)
         self.max_wait = max_wait
+        self._listeners: list[RetryListener] = []
+
+    def add_retry_listener(self, listener: RetryListener) -> None:
+        self._listeners.append(listener)
+
+    def remove_retry_listener(self, listener: RetryListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _count_retry(self, attempt: int, error: BaseException | None, wait: float) -> None:
+        self.usage.retries += 1
+        if self._listeners:
+            event = RetryEvent(
+                backend=self.inner.label,
+                attempt=attempt,
+                max_attempts=self.max_retries + 1,
+                wait=float(wait),
+                error=str(error),
+            )
+            for listener in list(self._listeners):
+                listener(event)
 
     async def agenerate(self, messages: Messages, **params: Any) -> Generation:
         self.usage.calls += 1
@@ -82,16 +113,19 @@ class RetryingBackend(_Wrapper):
         return gen
 
     async def _retry(self, messages: Messages, params: dict[str, Any], first: TransientError) -> Generation:
-        def count_retry(_state) -> None:
-            self.usage.retries += 1
+        def count_retry(state) -> None:
+            # attempt_number counts the loop's attempts, which start at the 2nd one
+            error = state.outcome.exception() if state.outcome else None
+            wait = state.next_action.sleep if state.next_action else 0.0
+            self._count_retry(state.attempt_number + 1, error, wait)
 
         try:
             if self.max_retries < 1:
                 raise first
-            self.usage.retries += 1
             hint = first.retry_after
-            delay = hint if hint is not None else self.initial_wait * (1 + random.random())
-            await asyncio.sleep(min(delay, self.max_wait))
+            delay = min(hint if hint is not None else self.initial_wait * (1 + random.random()), self.max_wait)
+            self._count_retry(1, first, delay)
+            await asyncio.sleep(delay)
             retrying = AsyncRetrying(
                 retry=retry_if_exception_type(TransientError),
                 stop=stop_after_attempt(self.max_retries),
@@ -106,9 +140,8 @@ class RetryingBackend(_Wrapper):
             return gen
         except TransientError as exc:
             self.usage.failures += 1
-            raise BackendError(
-                f"{self.inner.label}: gave up after {self.max_retries + 1} attempts: {exc}"
-            ) from exc
+            attempts = f"{self.max_retries + 1} attempt" + ("s" if self.max_retries else "")
+            raise BackendError(f"{self.inner.label}: gave up after {attempts}: {exc}") from exc
         except BackendError:
             self.usage.failures += 1
             raise
