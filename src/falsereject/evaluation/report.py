@@ -63,28 +63,41 @@ def md_code(value: Any) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _lookup(report: dict[str, Any], *keys: str) -> Any:
-    """The first of ``keys`` present (not None) in ``report`` or in one of its sections."""
-    places = [report, *(v for v in report.values() if isinstance(v, dict))]
-    for key in keys:
-        for place in places:
-            if place.get(key) is not None:
-                return place[key]
-    return None
+#: report sections that describe something other than the prompt selection
+_NOT_SELECTION = {"model", "judge", "scores", "usage", "timings", "generation", "backend"}
+#: names a report may give the number of prompts evaluated, beside or near its ``limit``
+_COUNT_KEYS = ("n_evaluated", "evaluated", "n_prompts", "count")
+
+
+def _sections(report: dict[str, Any], depth: int = 3) -> list[dict[str, Any]]:
+    """``report`` and its nested sections (breadth first, ``depth`` levels)."""
+    found, level = [], [report]
+    for _ in range(depth):
+        found += level
+        level = [v for d in level for k, v in d.items() if isinstance(v, dict) and k not in _NOT_SELECTION]
+    return found
 
 
 def evaluated_line(report: dict[str, Any], records: list[dict[str, Any]] | None = None) -> str | None:
-    """``Evaluated N prompts (limit L)`` for a run cut short by ``--limit`` (``Evaluated N
-    prompts`` when the report records the count but no limit); None for reports with neither."""
-    limit = _lookup(report, "limit")
-    n = _lookup(report, "n_evaluated", "evaluated", "n_prompts")
+    """``Evaluated N prompts (limit L)`` for a run cut short by ``--limit``, ``Evaluated N
+    prompts`` for a report that records the count but no limit, None for one with neither.
+
+    Tolerant of where the report keeps them: ``limit`` and the count (``n_evaluated``,
+    ``evaluated``, ``n_prompts`` or ``count``) at the top or in a section (``"prompts": {...}``);
+    the count falls back to the report's ``n``, then to the records shown.
+    """
+    sections = _sections(report)
+    holder = next((d for d in sections if d.get("limit") is not None), None)
+    limit = holder["limit"] if holder else None
+    named = [(holder, _COUNT_KEYS)] if holder else []  # a bare "count" only beside the limit
+    named += [(d, _COUNT_KEYS[:-1]) for d in sections]
+    n = next((d[k] for d, keys in named for k in keys if d.get(k) is not None), None)
     if limit is None and n is None:
         return None
     if n is None:
         n = report.get("n", len(records) if records is not None else None)
-    if n is None:
-        return f"Evaluated at most {md_text(limit)} prompts (limit {md_text(limit)})"
-    return f"Evaluated {md_text(n)} prompts" + (f" (limit {md_text(limit)})" if limit is not None else "")
+    shown = f"Evaluated {md_text(n)} prompts" if n is not None else "Evaluated"
+    return shown + (f" (limit {md_text(limit)})" if limit is not None else "")
 
 
 def fmt(metric: dict[str, Any] | None) -> str:
