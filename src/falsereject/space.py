@@ -29,6 +29,7 @@ from typing import Any
 
 from falsereject.dataset import REPO_ROOT
 from falsereject.errors import UserError
+from falsereject.evaluation.report import md_text
 from falsereject.judge.base import FULL, PARTIAL, REFUSAL, UNSCORED, Judgement
 from falsereject.llm import Backend, BackendConfig, build_backend
 from falsereject.llm.registry import create_provider
@@ -280,7 +281,7 @@ class SpaceApp:
         )
         for i, result in enumerate(results):
             badges[i] = badge_html(result.label, result.judge)
-            whys[i] = result.rationale or "(no rationale given)"
+            whys[i] = md_text(result.rationale) or "(no rationale given)"  # shown as Markdown: escape
         final = frame()
         for i in (0, 1):
             history = states[i]["history"]

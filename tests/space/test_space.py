@@ -10,6 +10,7 @@ import pytest
 from gradio_client import Client
 from space_helpers import SECRET, SECRET_ENV, tiny_column
 
+from falsereject.evaluation.report import md_text
 from falsereject.judge import get_judge
 from falsereject.judge.base import LABELS, UNSCORED
 from falsereject.llm import BackendConfig, run_sync
@@ -66,7 +67,7 @@ def test_both_columns_answer_and_are_judged(tiny_space, tiny_model_dir):
     judged = get_judge("keyword").judge([PROMPT, PROMPT], answers)
     assert [label(badge_l), label(badge_r)] == [j.label for j in judged]
     assert {label(badge_l), label(badge_r)} <= set(LABELS)
-    assert [why_l, why_r] == [j.rationale or "(no rationale given)" for j in judged]
+    assert [why_l, why_r] == [md_text(j.rationale) or "(no rationale given)" for j in judged]
 
 
 def test_answers_stream(tiny_space):
