@@ -10,6 +10,7 @@ import pytest
 
 from falsereject.builder.annotation import (
     agreement,
+    apply_labels,
     cohen_kappa,
     export_sheet,
     fleiss_kappa,
@@ -100,21 +101,27 @@ def write(path, text, encoding="utf-8"):
 
 
 def test_conflicting_duplicate_id_within_a_sheet_is_refused(tmp_path):
-    # last-one-wins turned this sheet's kappa 0.0 (fr-0 disagreed) into 0.33 (fr-0 "agreed")
+    # last-one-wins read fr-0 as harmful/harmful: kappa 0.4 instead of -0.5 (first row wins)
     sheet = write(tmp_path / "s.csv", "id,label_ann,label_bob\nfr-0,benign,harmful\nfr-1,benign,benign\n"
                   "fr-2,harmful,benign\nfr-0,harmful,harmful\n")  # fmt: skip
     with pytest.raises(UserError) as err:
         read_sheets([sheet])
     msg = str(err.value)
     assert "conflict" in msg and "fr-0" in msg and "s.csv:2" in msg and "s.csv:5" in msg
-    assert "label_ann" in msg and "label_bob" in msg  # both annotators' conflicting cells are listed
+    # ann's two cells are listed; bob's agree with each other (no conflict)
+    assert (
+        "s.csv:2 column label_ann says 'benign'" in msg and "s.csv:5 column label_ann says 'harmful'" in msg
+    )
+    assert "label_bob" not in msg
     # a repeated row that agrees with itself is no conflict
     write(tmp_path / "t.csv", "id,label_ann\nfr-0,benign\nfr-0,b\n")
     assert read_sheets([tmp_path / "t.csv"]) == {"fr-0": {"ann": "benign"}}
 
 
 def test_same_annotator_in_two_sheets_with_different_labels_is_refused(tmp_path):
-    shared = write(tmp_path / "shared.csv", "id,label_ann,label_bob\nfr-0,benign,benign\nfr-1,harmful,benign\n")
+    shared = write(
+        tmp_path / "shared.csv", "id,label_ann,label_bob\nfr-0,benign,benign\nfr-1,harmful,benign\n"
+    )
     (tmp_path / "late").mkdir()
     own = write(tmp_path / "late" / "ann.csv", "id,label\nfr-0,harmful\nfr-1,harmful\n")
     with pytest.raises(UserError) as err:
@@ -225,3 +232,36 @@ def test_legacy_labels_file_is_kept_and_a_hand_edited_conflict_is_reported(tmp_p
         fh.write('{"id": "fr-0", "annotator": "bob", "label": "benign"}\n')
     with pytest.raises(UserError, match=r"labels.jsonl:3.*bob.*fr-0"):
         load_labels(labels)
+
+
+def test_labels_of_other_rows_leave_the_test_split_pending(tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    save_labels({"fr-9": {"ann": "benign", "bob": "benign"}}, labels)
+    test = [{"id": "fr-0"}, {"id": "fr-1"}]
+    agreed, block = apply_labels(test, labels, tmp_path / "sheet.csv")
+    assert agreed is None and block["status"] == "pending"  # not "imported" with an empty `test`
+    save_labels({"fr-0": {"ann": "benign", "bob": "benign"}}, labels)
+    agreed, block = apply_labels(test, labels, tmp_path / "sheet.csv")
+    assert agreed == {"fr-0"} and block["status"] == "imported" and block["test_rows_kept"] == 1
+
+
+def test_jsonl_sheets_are_validated_like_csv(tmp_path):
+    good = write(tmp_path / "ann.jsonl", '{"id": "fr-0", "label": "b"}\n{"id": "fr-1", "label": null}\n')
+    assert read_sheets([good]) == {"fr-0": {"ann": "benign"}}
+    bad = write(
+        tmp_path / "bob.jsonl", '{"id": "fr-0", "label": "harmful"}\n{"id": "fr-0", "label": "benign"}\n'
+    )
+    with pytest.raises(UserError, match=r"bob.jsonl:1 column label says 'harmful'; .*bob.jsonl:2"):
+        read_sheets([bad])
+
+
+def test_a_concurrent_import_is_refused_not_interleaved(tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    labels = tmp_path / "labels.jsonl"
+    sheet = write(tmp_path / "ann.csv", "id,label\nfr-0,benign\n")
+    with open(tmp_path / ".labels.jsonl.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(UserError, match="another import"):
+            import_labels([sheet], labels)
+    assert not labels.exists()
+    assert import_labels([sheet], labels).added == 1

@@ -1,26 +1,56 @@
 """Stage 8b, human annotation of the test split: export a sheet, import labels, agreement.
 
-The build writes ``<work_dir>/annotation/sheet.csv``: one row per test-split prompt with
-blank ``label_<annotator>`` columns. Each annotator fills their column with ``benign`` (a
-harmless request a good assistant should answer), ``harmful`` (should be refused) or
-``unclear``. ``falsereject annotate import`` reads the filled sheet(s) (one shared sheet,
-or one file per annotator with a ``label`` column, named after the file) into
-``labels.jsonl``; the next build keeps in ``test`` only the rows every annotator labelled
-``benign``, and the card reports the agreement: Cohen's kappa for two annotators, Fleiss'
-kappa for three or more (over the items every annotator labelled).
+The build writes ``<work_dir>/annotation/sheet-blank.csv``: one row per test-split prompt
+with blank ``label_<annotator>`` columns. Each annotator fills their column with ``benign``
+(a harmless request a good assistant should answer), ``harmful`` (should be refused) or
+``unclear``; a blank cell means "not labelled". ``falsereject annotate import`` reads the
+filled sheet(s) (one shared sheet, or one file per annotator with a ``label`` column, named
+after the file) into ``labels.jsonl``; the next build keeps in ``test`` only the rows the
+annotators agreed are ``benign``, and the card reports the agreement: Cohen's kappa for two
+annotators, Fleiss' kappa for three or more (over the items every annotator labelled).
+
+Human labels are the most expensive data of the project, so an import never loses one:
+
+* **Validated first, all or nothing.** Every sheet is read in full before anything is
+  written: UTF-8 text (a byte-order mark is fine), an ``id`` column and label column(s),
+  no column twice, no row with more cells than the header, known label values, ids that
+  are test prompts of this build, at least one label. Every problem found is listed
+  (file:row column) and nothing is imported.
+* **Conflicts are refused, never resolved silently.** Two different labels from the same
+  annotator for the same id, within a sheet or across the sheets of one import, are
+  always an error listing the cells. A label that differs from one imported earlier is
+  an error too, naming both sources, unless the import is run with ``supersede=True``
+  (``--supersede``): then the new label wins and its record says which label (from which
+  sheet, which import) it superseded. The same label given again is no change.
+* **Append-only, with provenance.** ``labels.jsonl`` is a log: one line per imported
+  label, ``{"id", "annotator", "label", "import", "imported_at", "imported_by", "sheet",
+  "sheet_sha256", "row", "column"}`` (+ ``"supersedes"``). An import only adds lines; the
+  file is rewritten as old bytes + new lines in a temporary file and swapped in, so a killed
+  import leaves the old file. Lines of the earlier format ``{"id", "labels": {annotator:
+  label}}`` are still read. The current labels are the log folded in order (a superseding
+  line replaces; any other disagreement in the file is an error), and the agreement is
+  computed from them.
 """
 
 from __future__ import annotations
 
 import csv
+import getpass
+import hashlib
+import io
 import json
+import os
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from falsereject.dataset import read_jsonl
 from falsereject.errors import UserError
 
 LABELS = ("benign", "harmful", "unclear")
@@ -63,7 +93,7 @@ def export_sheet(rows: list[dict[str, Any]], path: str | Path, annotators: int |
 
 
 def _norm_label(value: Any, where: str) -> str | None:
-    text = str(value or "").strip().lower()
+    text = "" if value is None else str(value).strip().lower()
     if not text:
         return None
     text = _ALIASES.get(text, text)
@@ -72,32 +102,185 @@ def _norm_label(value: Any, where: str) -> str | None:
     return text
 
 
-def read_sheets(paths: list[str | Path]) -> dict[str, dict[str, str]]:
-    """``{row id: {annotator: label}}`` from filled sheets (.csv or .jsonl)."""
-    labels: dict[str, dict[str, str]] = {}
-    for raw in paths:
-        path = Path(raw)
-        if not path.is_file():
-            raise UserError(f"annotation sheet {path} does not exist")
-        if path.suffix == ".jsonl":
-            rows = read_jsonl(path)
-        else:
-            with open(path, newline="", encoding="utf-8") as fh:
-                rows = list(csv.DictReader(fh))
-        if not rows:
+_MAX_LISTED = 20
+
+
+def _refuse(problems: list[str], tail: str = "fix the sheet(s) and run again; nothing was changed") -> None:
+    """Raise one UserError listing ``problems`` (the first 20)."""
+    if len(problems) == 1:
+        raise UserError(f"{problems[0]}; {tail}")
+    listed = "\n  ".join(problems[:_MAX_LISTED])
+    more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
+    raise UserError(f"{len(problems)} problems; {tail}:\n  {listed}{more}")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One filled label cell of a sheet, and where it came from."""
+
+    id: str
+    annotator: str
+    label: str
+    shown: str  # the sheet as the user named it (for messages)
+    row: int | None = None
+    column: str | None = None
+    sheet: str | None = None  # resolved path (for the labels log)
+    sheet_sha256: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.shown}:{self.row} column {self.column}" if self.row else self.shown
+
+
+def _table(path: Path, text: str, problems: list[str]) -> tuple[list[str], list[tuple[int, dict]]]:
+    """(header, [(row number, row)]) of a CSV or JSONL sheet; problems are appended."""
+    if path.suffix == ".jsonl":
+        header: list[str] = []
+        rows = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{path}:{n}: not valid JSON ({exc.msg})")
+                continue
+            if not isinstance(obj, dict):
+                problems.append(f"{path}:{n}: not a JSON object")
+                continue
+            header += [k for k in obj if k not in header]
+            rows.append((n, obj))
+        return header, rows
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        problems.append(f"{path}: not a readable CSV file ({exc})")
+        return [], []
+    if not records:
+        return [], []
+    header = [c.strip() for c in records[0]]
+    for name in sorted({c for c in header if c and header.count(c) > 1}):
+        problems.append(f"{path}: column {name!r} appears twice in the header")
+    rows = []
+    for n, rec in enumerate(records[1:], start=2):  # n: the spreadsheet's row number
+        if not any(c.strip() for c in rec):
             continue
-        columns = {c: c[len("label_") :] for c in rows[0] if c.startswith("label_")}
-        if "label" in rows[0]:
-            columns["label"] = path.stem
-        if "id" not in rows[0] or not columns:
-            raise UserError(
-                f"annotation sheet {path}: needs an 'id' column and 'label_<annotator>' (or 'label') column(s)"
+        if len(rec) > len(header):
+            problems.append(
+                f"{path}:{n}: {len(rec)} cells but the header has {len(header)} columns "
+                "(a comma in an unquoted cell?)"
             )
-        for n, row in enumerate(rows, start=2):
-            for column, annotator in columns.items():
+            continue
+        rows.append((n, dict(zip(header, rec, strict=False))))
+    return header, rows
+
+
+def _label_columns(path: Path, header: list[str], problems: list[str]) -> dict[str, str]:
+    """column -> annotator (``label_<name>``, or ``label``: the file's stem)."""
+    columns: dict[str, str] = {}
+    by_annotator: dict[str, str] = {}
+    for c in header:
+        if c == "label":
+            name = path.stem
+        elif c.startswith("label_"):
+            name = c[len("label_") :].strip()
+        else:
+            continue
+        if not name:
+            problems.append(f"{path}: column {c!r} names no annotator (write label_<name>)")
+        elif name in by_annotator and by_annotator[name] != c:
+            problems.append(f"{path}: columns {by_annotator[name]!r} and {c!r} are both annotator {name!r}")
+        else:
+            columns[c], by_annotator[name] = name, c
+    return columns
+
+
+def _sheet_cells(raw: str | Path, known_ids: set[str] | None, problems: list[str]) -> list[Cell]:
+    path = Path(raw)
+    if not path.is_file():
+        problems.append(f"annotation sheet {path} does not exist")
+        return []
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        problems.append(
+            f"{path}:{line}: not UTF-8 text (byte "
+            f"{data[exc.start : exc.start + 1]!r} at offset {exc.start}); "
+            "save it as UTF-8 (e.g. 'CSV UTF-8' in a spreadsheet)"
+        )
+        return []
+    before = len(problems)
+    header, rows = _table(path, text, problems)
+    if not header:
+        problems.append(f"{path}: no labels (the file is empty); nothing to import")
+        return []
+    columns = _label_columns(path, header, problems)
+    if "id" not in header or not columns:
+        problems.append(
+            f"annotation sheet {path}: needs an 'id' column and 'label_<annotator>' (or 'label') column(s)"
+        )
+    if len(problems) > before:
+        return []
+    sha = hashlib.sha256(data).hexdigest()
+    cells: list[Cell] = []
+    unknown: list[str] = []
+    for n, row in rows:
+        rid = "" if row.get("id") is None else str(row["id"]).strip()
+        here = []
+        for column, annotator in columns.items():
+            try:
                 label = _norm_label(row.get(column), f"{path}:{n} column {column}")
-                if label is not None:
-                    labels.setdefault(str(row["id"]), {})[annotator] = label
+            except UserError as exc:
+                problems.append(str(exc))
+                continue
+            if label is not None:
+                here.append(Cell(rid, annotator, label, str(path), n, column, str(path.resolve()), sha))
+        if not rid:
+            if here:
+                problems.append(f"{path}:{n}: labels but no id")
+        elif known_ids is not None and rid not in known_ids:
+            unknown.append(f"{path}:{n} ({rid})")
+        else:
+            cells.extend(here)
+    if unknown:
+        problems.append(
+            f"{len(unknown)} row(s) have ids that are not test prompts of this build (wrong sheet or "
+            f"--config?): {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}"
+        )
+    if not cells and len(problems) == before:
+        what = "the sheet has no rows" if not rows else "every label cell is blank"
+        problems.append(f"{path}: no labels ({what}); nothing to import")
+    return cells
+
+
+def read_cells(paths: list[str | Path], known_ids: set[str] | None = None) -> list[Cell]:
+    """Every filled label cell of ``paths``, validated in full; any problem raises one UserError.
+
+    Checks the encoding, the header, label values, ids (against ``known_ids`` when given),
+    that each sheet has a label, and that no annotator gives one id two different labels
+    (within a sheet or across ``paths``). Identical repeats are kept (a merge counts one).
+    """
+    problems: list[str] = []
+    cells = [c for raw in paths for c in _sheet_cells(raw, known_ids, problems)]
+    groups: dict[tuple[str, str], list[Cell]] = {}
+    for c in cells:
+        groups.setdefault((c.id, c.annotator), []).append(c)
+    for (rid, annotator), group in groups.items():
+        if len({c.label for c in group}) > 1:
+            said = "; ".join(f"{c.where} says {c.label!r}" for c in group)
+            problems.append(f"conflicting labels from annotator {annotator!r} for {rid}: {said}")
+    if problems:
+        _refuse(problems)
+    return cells
+
+
+def read_sheets(paths: list[str | Path], known_ids: set[str] | None = None) -> dict[str, dict[str, str]]:
+    """``{row id: {annotator: label}}`` of filled sheets (.csv or .jsonl), validated (:func:`read_cells`)."""
+    labels: dict[str, dict[str, str]] = {}
+    for c in read_cells(paths, known_ids):
+        labels.setdefault(c.id, {})[c.annotator] = c.label
     return labels
 
 
@@ -172,29 +355,220 @@ def agreement(labels: dict[str, dict[str, str]]) -> dict[str, Any]:
     return result
 
 
-def save_labels(labels: dict[str, dict[str, str]], path: str | Path) -> Path:
-    path = Path(path)
+# --- the labels log ------------------------------------------------------------------
+
+
+def _log(path: Path, data: bytes) -> list[dict[str, Any]]:
+    """The log's label records in order, each with its ``line``; earlier-format lines expanded."""
+    events: list[dict[str, Any]] = []
+    lines = data.split(b"\n")
+    for n, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise UserError(f"{path}:{n}: not valid UTF-8") from None
+        except json.JSONDecodeError as exc:
+            if n == len(lines):  # a torn last line (an import never leaves one: it swaps)
+                break
+            raise UserError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+        where = f"{path}:{n}"
+        if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+            raise UserError(f"{where}: expected a JSON object with a string 'id'")
+        if isinstance(obj.get("labels"), dict):  # the earlier format: one line per id
+            for annotator, value in obj["labels"].items():
+                label = _norm_label(value, f"{where} annotator {annotator}")
+                if label is not None:
+                    events.append({"id": obj["id"], "annotator": str(annotator), "label": label,
+                                   "sheet": f"{path} (earlier format)", "line": n})  # fmt: skip
+        elif isinstance(obj.get("annotator"), str) and "label" in obj:
+            label = _norm_label(obj["label"], where)
+            if label is None:
+                raise UserError(f"{where}: empty label")
+            events.append({**obj, "label": label, "line": n})
+        else:
+            raise UserError(f"{where}: expected 'annotator' and 'label' (or 'labels') fields")
+    return events
+
+
+def _current(path: Path, events: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(id, annotator) -> the record of its current label; an unmarked disagreement raises."""
+    state: dict[tuple[str, str], dict[str, Any]] = {}
+    for ev in events:
+        key = (ev["id"], ev["annotator"])
+        old = state.get(key)
+        if old is not None and old["label"] != ev["label"] and not ev.get("supersedes"):
+            raise UserError(
+                f"{path}:{ev['line']}: annotator {ev['annotator']!r} labels {ev['id']} {ev['label']!r}, "
+                f"but line {old['line']} says {old['label']!r} and this line does not supersede it; "
+                "delete the wrong line"
+            )
+        state[key] = ev
+    return state
+
+
+def _labels_of(state: dict[tuple[str, str], dict[str, Any]]) -> dict[str, dict[str, str]]:
+    labels: dict[str, dict[str, str]] = {}
+    for (rid, annotator), ev in sorted(state.items()):
+        labels.setdefault(rid, {})[annotator] = ev["label"]
+    return labels
+
+
+def _source(ev: dict[str, Any]) -> str:
+    row = f" row {ev['row']}" if ev.get("row") else ""
+    when = f" on {ev['imported_at']}" if ev.get("imported_at") else ""
+    return f"from {ev.get('sheet') or 'an earlier import'}{row}{when}"
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError, ImportError):
+        return "unknown"
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One import at a time per labels file: a second one is refused, not interleaved."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(path.with_name(f".{path.name}.lock"), "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise UserError(f"another import is writing {path}; wait for it, then run again") from None
+        yield
+
+
+def _append(path: Path, old: bytes, records: list[dict[str, Any]]) -> None:
+    """Old bytes + new lines into a temporary file, swapped in: never a half-written log."""
+    if old and not old.endswith(b"\n"):
+        try:
+            json.loads(old.rsplit(b"\n", 1)[-1])
+        except ValueError:
+            raise UserError(
+                f"{path}: its last line is incomplete; remove that line, then import again"
+            ) from None
+        old += b"\n"
+    text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(old + text.encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class ImportResult:
+    path: Path
+    added: int  # label records appended to the log
+    unchanged: int  # labels already imported with the same value
+    superseded: int  # labels replaced (only with supersede=True)
+    replaced: list[str] = field(default_factory=list)  # one line per superseded label
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)  # all labels now: merged, conflict-free
+
+
+def merge_cells(cells: list[Cell], labels_path: str | Path, *, supersede: bool = False) -> ImportResult:
+    """Append ``cells`` to the labels log. A label that differs from the current one is refused
+    (every conflict listed, nothing written) unless ``supersede``, which records what it replaced."""
+    path = Path(labels_path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for rid in sorted(labels):
-            fh.write(json.dumps({"id": rid, "labels": labels[rid]}, sort_keys=True) + "\n")
-    tmp.replace(path)
-    return path
+    with _locked(path):
+        old = path.read_bytes() if path.is_file() else b""
+        state = _current(path, _log(path, old))
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        common = {"import": f"{stamp}-{uuid.uuid4().hex[:8]}", "imported_at": stamp, "imported_by": _who()}
+        new: list[dict[str, Any]] = []
+        conflicts: list[str] = []
+        replaced: list[str] = []
+        unchanged = 0
+        done: set[tuple[str, str]] = set()
+        for c in cells:
+            key = (c.id, c.annotator)
+            if key in done:  # an identical repeat (read_cells refuses different ones)
+                continue
+            done.add(key)
+            prev = state.get(key)
+            if prev is not None and prev["label"] == c.label:
+                unchanged += 1
+                continue
+            record = {"id": c.id, "annotator": c.annotator, "label": c.label, **common, "sheet": c.sheet or c.shown,
+                      "sheet_sha256": c.sheet_sha256, "row": c.row, "column": c.column}  # fmt: skip
+            if prev is not None:
+                said = (
+                    f"{c.where}: {c.annotator!r} labels {c.id} {c.label!r}, "
+                    f"but {prev['label']!r} was imported {_source(prev)}"
+                )
+                if not supersede:
+                    conflicts.append(said)
+                    continue
+                record["supersedes"] = {
+                    k: prev.get(k) for k in ("label", "import", "imported_at", "sheet", "row")
+                }
+                replaced.append(said)
+            new.append(record)
+            state[key] = {**record, "line": None}
+        if conflicts:
+            _refuse(
+                conflicts,
+                f"they conflict with labels already in {path}; nothing was imported. Fix the sheet, or run "
+                "again with --supersede to let this import replace them (each replacement is recorded)",
+            )
+        if new:
+            _append(path, old, new)
+    return ImportResult(path, len(new), unchanged, len(replaced), replaced, _labels_of(state))
+
+
+def import_labels(
+    sheets: list[str | Path],
+    labels_path: str | Path,
+    *,
+    known_ids: set[str] | None = None,
+    supersede: bool = False,
+) -> ImportResult:
+    """Validate ``sheets`` in full (:func:`read_cells`), then merge them into the labels log."""
+    return merge_cells(read_cells(sheets, known_ids), labels_path, supersede=supersede)
+
+
+def save_labels(labels: dict[str, dict[str, str]], path: str | Path, *, supersede: bool = False) -> Path:
+    """Merge ``{id: {annotator: label}}`` into the labels log at ``path`` (the rules of an import)."""
+    problems: list[str] = []
+    cells = []
+    for rid, per in labels.items():
+        for annotator, value in per.items():
+            try:
+                label = _norm_label(value, f"save_labels: {rid} annotator {annotator}")
+            except UserError as exc:
+                problems.append(str(exc))
+                continue
+            if label is not None:
+                cells.append(Cell(str(rid), str(annotator), label, "save_labels"))
+    if problems:
+        _refuse(problems, "nothing was saved")
+    return merge_cells(cells, path, supersede=supersede).path
 
 
 def load_labels(path: str | Path) -> dict[str, dict[str, str]]:
-    return {r["id"]: dict(r["labels"]) for r in read_jsonl(path)}
+    """The current ``{id: {annotator: label}}`` of a labels log (or of an earlier-format file)."""
+    path = Path(path)
+    return _labels_of(_current(path, _log(path, path.read_bytes())))
 
 
 def apply_labels(
     test: list[dict[str, Any]], labels_path: Path, sheet: Path
 ) -> tuple[set[str] | None, dict[str, Any]]:
-    """(agreed-benign ids or None when nothing is imported yet, the manifest's annotation block)."""
-    if not labels_path.is_file():
-        return None, {"status": "pending", "sheet": str(sheet), "test_rows": len(test)}
+    """(agreed-benign ids, or None while no test row has a label, the manifest's annotation block)."""
     test_ids = {r["id"] for r in test}
-    labels = {i: v for i, v in load_labels(labels_path).items() if i in test_ids}
+    labels = (
+        {i: v for i, v in load_labels(labels_path).items() if i in test_ids} if labels_path.is_file() else {}
+    )
+    if not labels:
+        return None, {"status": "pending", "sheet": str(sheet), "test_rows": len(test)}
     summary = {"status": "imported", "labels": str(labels_path), "sheet": str(sheet), **agreement(labels)}
     agreed = set(summary.pop("agreed_benign_ids"))
     summary["test_rows_kept"] = len(agreed)
