@@ -15,10 +15,9 @@ from falsereject.builder.annotation import (
     export_sheet,
     fleiss_kappa,
     import_labels,
-    load_labels,
     read_sheets,
-    save_labels,
 )
+from falsereject.builder.labels_log import load_labels, save_labels
 from falsereject.errors import UserError
 
 

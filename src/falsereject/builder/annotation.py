@@ -18,50 +18,34 @@ Human labels are the most expensive data of the project, so an import never lose
   (file:row column) and nothing is imported.
 * **Conflicts are refused, never resolved silently.** Two different labels from the same
   annotator for the same id, within a sheet or across the sheets of one import, are
-  always an error listing the cells. A label that differs from one imported earlier is
-  an error too, naming both sources, unless the import is run with ``supersede=True``
-  (``--supersede``): then the new label wins and its record says which label (from which
-  sheet, which import) it superseded. The same label given again is no change.
-* **Append-only, with provenance.** ``labels.jsonl`` is a log: one line per imported
-  label, ``{"id", "annotator", "label", "import", "imported_at", "imported_by", "sheet",
-  "sheet_sha256", "row", "column"}`` (+ ``"supersedes"``). An import only adds lines; the
-  file is rewritten as old bytes + new lines in a temporary file and swapped in, so a killed
-  import leaves the old file. Lines of the earlier format ``{"id", "labels": {annotator:
-  label}}`` are still read. The current labels are the log folded in order (a superseding
-  line replaces; any other disagreement in the file is an error), and the agreement is
-  computed from them.
+  always an error listing the cells. The labels are then appended to the log
+  (:mod:`falsereject.builder.labels_log`: its format, the append-only rule, and how a label
+  that conflicts with an earlier import is refused or superseded).
 """
 
 from __future__ import annotations
 
 import csv
-import getpass
 import hashlib
 import io
 import json
-import os
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from falsereject.builder.labels_log import (
+    LABELS,
+    Cell,
+    ImportResult,
+    load_labels,
+    merge_cells,
+    norm_label,
+    refuse,
+)
 from falsereject.errors import UserError
 
-LABELS = ("benign", "harmful", "unclear")
-_ALIASES = {
-    "b": "benign",
-    "h": "harmful",
-    "u": "unclear",
-    "safe": "benign",
-    "unsafe": "harmful",
-    "?": "unclear",
-}
 GUIDE = """How to annotate (FalseReject test split)
 
 For every prompt, write one label in your column (label_<you>):
@@ -90,46 +74,6 @@ def export_sheet(rows: list[dict[str, Any]], path: str | Path, annotators: int |
             writer.writerow([r["id"], r["category"], r["category_text"], r["prompt"], *[""] * len(names), ""])
     path.with_name("GUIDE.txt").write_text(GUIDE, encoding="utf-8")
     return path
-
-
-def _norm_label(value: Any, where: str) -> str | None:
-    text = "" if value is None else str(value).strip().lower()
-    if not text:
-        return None
-    text = _ALIASES.get(text, text)
-    if text not in LABELS:
-        raise UserError(f"{where}: label {value!r} is not one of {', '.join(LABELS)}")
-    return text
-
-
-_MAX_LISTED = 20
-
-
-def _refuse(problems: list[str], tail: str = "fix the sheet(s) and run again; nothing was changed") -> None:
-    """Raise one UserError listing ``problems`` (the first 20)."""
-    if len(problems) == 1:
-        raise UserError(f"{problems[0]}; {tail}")
-    listed = "\n  ".join(problems[:_MAX_LISTED])
-    more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
-    raise UserError(f"{len(problems)} problems; {tail}:\n  {listed}{more}")
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One filled label cell of a sheet, and where it came from."""
-
-    id: str
-    annotator: str
-    label: str
-    shown: str  # the sheet as the user named it (for messages)
-    row: int | None = None
-    column: str | None = None
-    sheet: str | None = None  # resolved path (for the labels log)
-    sheet_sha256: str | None = None
-
-    @property
-    def where(self) -> str:
-        return f"{self.shown}:{self.row} column {self.column}" if self.row else self.shown
 
 
 def _table(path: Path, text: str, problems: list[str]) -> tuple[list[str], list[tuple[int, dict]]]:
@@ -231,7 +175,7 @@ def _sheet_cells(raw: str | Path, known_ids: set[str] | None, problems: list[str
         here = []
         for column, annotator in columns.items():
             try:
-                label = _norm_label(row.get(column), f"{path}:{n} column {column}")
+                label = norm_label(row.get(column), f"{path}:{n} column {column}")
             except UserError as exc:
                 problems.append(str(exc))
                 continue
@@ -272,7 +216,7 @@ def read_cells(paths: list[str | Path], known_ids: set[str] | None = None) -> li
             said = "; ".join(f"{c.where} says {c.label!r}" for c in group)
             problems.append(f"conflicting labels from annotator {annotator!r} for {rid}: {said}")
     if problems:
-        _refuse(problems)
+        refuse(problems)
     return cells
 
 
@@ -355,173 +299,7 @@ def agreement(labels: dict[str, dict[str, str]]) -> dict[str, Any]:
     return result
 
 
-# --- the labels log ------------------------------------------------------------------
-
-
-def _log(path: Path, data: bytes) -> list[dict[str, Any]]:
-    """The log's label records in order, each with its ``line``; earlier-format lines expanded."""
-    events: list[dict[str, Any]] = []
-    lines = data.split(b"\n")
-    for n, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise UserError(f"{path}:{n}: not valid UTF-8") from None
-        except json.JSONDecodeError as exc:
-            if n == len(lines):  # a torn last line (an import never leaves one: it swaps)
-                break
-            raise UserError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-        where = f"{path}:{n}"
-        if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
-            raise UserError(f"{where}: expected a JSON object with a string 'id'")
-        if isinstance(obj.get("labels"), dict):  # the earlier format: one line per id
-            for annotator, value in obj["labels"].items():
-                label = _norm_label(value, f"{where} annotator {annotator}")
-                if label is not None:
-                    events.append({"id": obj["id"], "annotator": str(annotator), "label": label,
-                                   "sheet": f"{path} (earlier format)", "line": n})  # fmt: skip
-        elif isinstance(obj.get("annotator"), str) and "label" in obj:
-            label = _norm_label(obj["label"], where)
-            if label is None:
-                raise UserError(f"{where}: empty label")
-            events.append({**obj, "label": label, "line": n})
-        else:
-            raise UserError(f"{where}: expected 'annotator' and 'label' (or 'labels') fields")
-    return events
-
-
-def _current(path: Path, events: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """(id, annotator) -> the record of its current label; an unmarked disagreement raises."""
-    state: dict[tuple[str, str], dict[str, Any]] = {}
-    for ev in events:
-        key = (ev["id"], ev["annotator"])
-        old = state.get(key)
-        if old is not None and old["label"] != ev["label"] and not ev.get("supersedes"):
-            raise UserError(
-                f"{path}:{ev['line']}: annotator {ev['annotator']!r} labels {ev['id']} {ev['label']!r}, "
-                f"but line {old['line']} says {old['label']!r} and this line does not supersede it; "
-                "delete the wrong line"
-            )
-        state[key] = ev
-    return state
-
-
-def _labels_of(state: dict[tuple[str, str], dict[str, Any]]) -> dict[str, dict[str, str]]:
-    labels: dict[str, dict[str, str]] = {}
-    for (rid, annotator), ev in sorted(state.items()):
-        labels.setdefault(rid, {})[annotator] = ev["label"]
-    return labels
-
-
-def _source(ev: dict[str, Any]) -> str:
-    row = f" row {ev['row']}" if ev.get("row") else ""
-    when = f" on {ev['imported_at']}" if ev.get("imported_at") else ""
-    return f"from {ev.get('sheet') or 'an earlier import'}{row}{when}"
-
-
-def _who() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError, ImportError):
-        return "unknown"
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One import at a time per labels file: a second one is refused, not interleaved."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with open(path.with_name(f".{path.name}.lock"), "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise UserError(f"another import is writing {path}; wait for it, then run again") from None
-        yield
-
-
-def _append(path: Path, old: bytes, records: list[dict[str, Any]]) -> None:
-    """Old bytes + new lines into a temporary file, swapped in: never a half-written log."""
-    if old and not old.endswith(b"\n"):
-        try:
-            json.loads(old.rsplit(b"\n", 1)[-1])
-        except ValueError:
-            raise UserError(
-                f"{path}: its last line is incomplete; remove that line, then import again"
-            ) from None
-        old += b"\n"
-    text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(old + text.encode("utf-8"))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-@dataclass
-class ImportResult:
-    path: Path
-    added: int  # label records appended to the log
-    unchanged: int  # labels already imported with the same value
-    superseded: int  # labels replaced (only with supersede=True)
-    replaced: list[str] = field(default_factory=list)  # one line per superseded label
-    labels: dict[str, dict[str, str]] = field(default_factory=dict)  # all labels now: merged, conflict-free
-
-
-def merge_cells(cells: list[Cell], labels_path: str | Path, *, supersede: bool = False) -> ImportResult:
-    """Append ``cells`` to the labels log. A label that differs from the current one is refused
-    (every conflict listed, nothing written) unless ``supersede``, which records what it replaced."""
-    path = Path(labels_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(path):
-        old = path.read_bytes() if path.is_file() else b""
-        state = _current(path, _log(path, old))
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        common = {"import": f"{stamp}-{uuid.uuid4().hex[:8]}", "imported_at": stamp, "imported_by": _who()}
-        new: list[dict[str, Any]] = []
-        conflicts: list[str] = []
-        replaced: list[str] = []
-        unchanged = 0
-        done: set[tuple[str, str]] = set()
-        for c in cells:
-            key = (c.id, c.annotator)
-            if key in done:  # an identical repeat (read_cells refuses different ones)
-                continue
-            done.add(key)
-            prev = state.get(key)
-            if prev is not None and prev["label"] == c.label:
-                unchanged += 1
-                continue
-            record = {"id": c.id, "annotator": c.annotator, "label": c.label, **common, "sheet": c.sheet or c.shown,
-                      "sheet_sha256": c.sheet_sha256, "row": c.row, "column": c.column}  # fmt: skip
-            if prev is not None:
-                said = (
-                    f"{c.where}: {c.annotator!r} labels {c.id} {c.label!r}, "
-                    f"but {prev['label']!r} was imported {_source(prev)}"
-                )
-                if not supersede:
-                    conflicts.append(said)
-                    continue
-                record["supersedes"] = {
-                    k: prev.get(k) for k in ("label", "import", "imported_at", "sheet", "row")
-                }
-                replaced.append(said)
-            new.append(record)
-            state[key] = {**record, "line": None}
-        if conflicts:
-            _refuse(
-                conflicts,
-                f"they conflict with labels already in {path}; nothing was imported. Fix the sheet, or run "
-                "again with --supersede to let this import replace them (each replacement is recorded)",
-            )
-        if new:
-            _append(path, old, new)
-    return ImportResult(path, len(new), unchanged, len(replaced), replaced, _labels_of(state))
+# --- sheets into the log, the log into the build ------------------------------------
 
 
 def import_labels(
@@ -533,30 +311,6 @@ def import_labels(
 ) -> ImportResult:
     """Validate ``sheets`` in full (:func:`read_cells`), then merge them into the labels log."""
     return merge_cells(read_cells(sheets, known_ids), labels_path, supersede=supersede)
-
-
-def save_labels(labels: dict[str, dict[str, str]], path: str | Path, *, supersede: bool = False) -> Path:
-    """Merge ``{id: {annotator: label}}`` into the labels log at ``path`` (the rules of an import)."""
-    problems: list[str] = []
-    cells = []
-    for rid, per in labels.items():
-        for annotator, value in per.items():
-            try:
-                label = _norm_label(value, f"save_labels: {rid} annotator {annotator}")
-            except UserError as exc:
-                problems.append(str(exc))
-                continue
-            if label is not None:
-                cells.append(Cell(str(rid), str(annotator), label, "save_labels"))
-    if problems:
-        _refuse(problems, "nothing was saved")
-    return merge_cells(cells, path, supersede=supersede).path
-
-
-def load_labels(path: str | Path) -> dict[str, dict[str, str]]:
-    """The current ``{id: {annotator: label}}`` of a labels log (or of an earlier-format file)."""
-    path = Path(path)
-    return _labels_of(_current(path, _log(path, path.read_bytes())))
 
 
 def apply_labels(
