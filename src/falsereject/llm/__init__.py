@@ -120,8 +120,7 @@ def add_backend_arguments(
         f"{p}max-retries",
         type=int,
         default=None,
-        help="retries of a failed request (429, 5xx, timeout, lost connection) before giving up "
-        "(default 5)",
+        help="retries of a failed request (429, 5xx, timeout, lost connection) before giving up (default 5)",
     )
     group.add_argument(f"{p}max-tokens", type=int, default=None, help="max new tokens per response")
     group.add_argument(f"{p}temperature", type=float, default=None, help="0 = greedy (default)")

@@ -147,7 +147,7 @@ class Backend(ABC):
     async def agenerate(self, messages: Messages, **params: Any) -> Generation:
         """Answer one chat request."""
 
-    def add_retry_listener(self, listener: RetryListener) -> None:
+    def add_retry_listener(self, listener: RetryListener) -> None:  # noqa: B027 - optional hook
         """Call ``listener(event)`` (a :class:`RetryEvent`) before every retry of this backend.
 
         ``usage.retries`` counts them; the listener is for showing them as they happen, e.g.
@@ -156,7 +156,7 @@ class Backend(ABC):
         a backend without one never retries, so this base version keeps nothing.
         """
 
-    def remove_retry_listener(self, listener: RetryListener) -> None:
+    def remove_retry_listener(self, listener: RetryListener) -> None:  # noqa: B027
         """Stop calling ``listener`` (no error when it was never added)."""
 
     async def astream(self, messages: Messages, **params: Any) -> AsyncIterator[str]:

@@ -2,8 +2,8 @@
 
 Every value is checked when the config is built (and again by ``build_backend``, since
 callers may change fields afterwards): a bad one is a :class:`BackendConfigError`, a
-:class:`~falsereject.errors.UserError` naming the field (and its command-line flag), never
-a traceback from deep inside a provider.
+:class:`~falsereject.errors.UserError` naming the field (or, from the command line, its
+flag), never a traceback from deep inside a provider.
 """
 
 from __future__ import annotations
@@ -37,14 +37,14 @@ FLAGS = {
 class BackendConfigError(UserError, ValueError):
     """A bad BackendConfig value. ``field`` names it (``generation.max_tokens``, ``base_url``).
 
-    Also a ValueError, so :func:`falsereject.config.load_config` prefixes the YAML file's name.
+    Also a ValueError, so :func:`falsereject.config.load_config` prefixes the YAML file's
+    name; :func:`falsereject.llm.backend_config_from_arguments` names the flag instead.
     """
 
     def __init__(self, field: str, problem: str):
         self.field = field
         self.problem = problem
-        flag = FLAGS.get(field)
-        super().__init__(f"{field}: {problem}" + (f" (command line: --{flag})" if flag else ""))
+        super().__init__(f"{field}: {problem}")
 
     def for_flag(self, prefix: str = "") -> UserError:
         """The same problem, named by the command-line flag (``prefix`` like ``judge-``)."""
@@ -81,6 +81,12 @@ def check_base_url(url: Any) -> str:
         raise BackendConfigError("base_url", f"{url!r} names no host; {example}")
     if port == 0:
         raise BackendConfigError("base_url", f"{url!r}: port 0 is not a server port (1-65535)")
+    import httpx  # the client's own parser has the last word (imported only when a URL is set)
+
+    try:
+        httpx.Request("POST", url.rstrip("/") + "/chat/completions")
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise BackendConfigError("base_url", f"{url!r} is not a valid URL ({exc}); {example}") from None
     return url
 
 
@@ -141,9 +147,7 @@ class BackendConfig:
             if not _integer(value) or value < 1:
                 raise BackendConfigError(name, f"must be a whole number >= 1, got {value!r}")
         if not _integer(self.max_retries) or self.max_retries < 0:
-            raise BackendConfigError(
-                "max_retries", f"must be a whole number >= 0, got {self.max_retries!r}"
-            )
+            raise BackendConfigError("max_retries", f"must be a whole number >= 0, got {self.max_retries!r}")
         for name in ("timeout", "connect_timeout"):
             value = getattr(self, name)
             if not _number(value) or value <= 0:

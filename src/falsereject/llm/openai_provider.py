@@ -101,7 +101,7 @@ class OpenAIBackend(Backend):
                 f"{url} sent no complete reply within {self.timeout:g} s "
                 "(raise timeout / --timeout if the server is just slow)"
             ) from exc
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError) as exc:
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError, UnicodeError) as exc:
             # no retry heals these: the URL or the request itself is wrong
             raise BackendError(f"cannot send to {url}: {type(exc).__name__}: {exc}") from exc
         except httpx.TransportError as exc:

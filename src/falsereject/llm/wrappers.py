@@ -123,7 +123,9 @@ class RetryingBackend(_Wrapper):
             if self.max_retries < 1:
                 raise first
             hint = first.retry_after
-            delay = min(hint if hint is not None else self.initial_wait * (1 + random.random()), self.max_wait)
+            delay = min(
+                hint if hint is not None else self.initial_wait * (1 + random.random()), self.max_wait
+            )
             self._count_retry(1, first, delay)
             await asyncio.sleep(delay)
             retrying = AsyncRetrying(
