@@ -75,6 +75,12 @@ class _Bounded(Backend):
     async def agenerate(self, messages: Messages, **params: Any) -> Generation:
         return await self.bound.run(self.inner, messages, params)
 
+    def add_retry_listener(self, listener) -> None:
+        self.inner.add_retry_listener(listener)
+
+    def remove_retry_listener(self, listener) -> None:
+        self.inner.remove_retry_listener(listener)
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 
@@ -104,6 +110,12 @@ class RoleBackend(Backend):
             meter.record(gen)
         return gen
 
+    def add_retry_listener(self, listener) -> None:
+        self.stack.add_retry_listener(listener)
+
+    def remove_retry_listener(self, listener) -> None:
+        self.stack.remove_retry_listener(listener)
+
     async def aclose(self) -> None:
         await self.stack.aclose()
 
@@ -119,6 +131,8 @@ def _provider_key(config: BackendConfig) -> str:
         "dtype",
         "device",
         "batch_size",
+        "timeout",
+        "connect_timeout",
     )
     return json.dumps({k: getattr(config, k) for k in keep}, sort_keys=True)
 
