@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +210,18 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Silence a library's error log for a call whose failure is raised as one clear message."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def load_rows(
     dataset: str | Path | None, config: str, split: str, *, revision: str | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -240,7 +254,8 @@ def load_rows(
     with tempfile.TemporaryDirectory(prefix="falsereject-ds-") as tmp:
         kwargs = {"cache_dir": tmp, "keep_in_memory": True} if local.exists() else {}
         try:
-            ds = load_dataset(path, config, split=split, revision=revision, **kwargs)
+            with _quiet("datasets"):  # a file it cannot read: logged, then raised (reported below)
+                ds = load_dataset(path, config, split=split, revision=revision, **kwargs)
         except ValueError as exc:
             raise UserError(f"dataset {path!r} config {config!r}: {exc}") from None
         except DatasetGenerationError as exc:

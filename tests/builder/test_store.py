@@ -35,6 +35,17 @@ def test_torn_last_line_is_cut_before_appending(tmp_path):
     assert [r["key"] for r in StageStore(tmp_path, 3, "adversarial", {}).records()] == ["a", "b"]
 
 
+def test_a_file_that_is_only_a_torn_line_is_emptied(tmp_path):
+    s = StageStore(tmp_path, 3, "adversarial", {})
+    s.path.write_text('{"key": "a", "sta')  # killed while writing the very first record
+    s2 = StageStore(tmp_path, 3, "adversarial", {})
+    assert s2.torn_bytes == 17 and s2.path.read_bytes() == b"" and s2.done == set()
+    s2.append({"key": "a", "status": "ok"})
+    s2.close()
+    assert StageStore(tmp_path, 3, "adversarial", {}).torn_bytes == 0  # a whole last line is kept
+    assert [r["key"] for r in StageStore(tmp_path, 3, "adversarial", {}).records()] == ["a"]
+
+
 def test_first_record_of_a_key_wins(tmp_path):
     s = StageStore(tmp_path, 4, "validation", {})
     s.path.write_text('{"key": "x", "status": "ok"}\n{"key": "x", "status": "dropped"}\n')

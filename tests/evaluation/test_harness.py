@@ -89,12 +89,12 @@ def test_server_going_away_keeps_generations_and_resumes(tiny_server, tiny_model
         model.base_url = proxy.base_url + "/v1"
         with pytest.raises(Exception) as info:
             run_eval(config)
-    message = str(info.value)
-    assert "4 of 10 responses are kept" in message and "rerun the same command" in message
-    assert len(read_jsonl(out / "generations.jsonl")) == 4
-    model.base_url = tiny_server.base_url
-    model.max_retries = 3
-    report = run_eval(config)
+        message = str(info.value)
+        assert "4 of 10 responses are kept" in message and "rerun the same command" in message
+        assert len(read_jsonl(out / "generations.jsonl")) == 4
+        proxy.plan.clear()  # the server is back (same address: the same run resumes)
+        model.max_retries = 3  # not part of the run's identity
+        report = run_eval(config)
     assert report["n"] == 10 and report["usage"]["calls"] == 6  # only the missing ones
 
 
@@ -235,3 +235,83 @@ def test_per_category_selection_is_per_config_and_deterministic():
     per = Counter((r["config"], r["category"]) for r in rows)
     assert set(per.values()) == {1, 2} and all(per[("test", c)] == 2 for c in range(1, 45))
     assert [r["id"] for r in select_rows(config)[0]] == [r["id"] for r in rows]
+
+
+def _eval(capsys, *argv: str) -> tuple[int, str, str]:
+    """``falsereject eval`` with the scripted echo model; (exit code, stdout, stderr)."""
+    try:
+        code = main(["eval", "--provider", "scripted", "--model", "echo", "--cache-dir", "off", *argv])
+    except SystemExit as exc:  # argparse rejected an option
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--limit", "0"], "argument --limit: expected a whole number >= 1, got '0'"),
+        (["--limit", "-1"], "argument --limit: expected a whole number >= 1, got '-1'"),
+        (["--per-category", "0"], "argument --per-category: expected K or CONFIG=K"),
+        (["--per-category", "-1"], "argument --per-category: expected K or CONFIG=K"),
+        (["--per-category", "test=0"], "argument --per-category: expected K or CONFIG=K"),
+        (["--per-category", "harmfull=1"], "per_category names config(s) ['harmfull']"),
+        (["--batch-size", "-1"], "argument --batch-size: expected a whole number >= 1"),
+        (["--max-tokens", "0"], "--max-tokens: must be a whole number >= 1"),
+        (["--temperature", "-1"], "--temperature: must be a number >= 0"),
+        (["--max-concurrency", "0"], "--max-concurrency: must be a whole number >= 1"),
+        (["--config", "test,test"], "config(s) 'test' listed more than once in --config"),
+    ],
+)
+def test_numbers_that_change_what_is_measured_are_refused(tmp_path, capsys, argv, message):
+    code, _, err = _eval(capsys, "--output-dir", str(tmp_path / "run"), *argv)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "generations.jsonl").exists()
+
+
+def test_limit_is_stated_as_the_number_evaluated(tmp_path, capsys):
+    code, printed, _ = _eval(capsys, "--limit", "5", "--output-dir", str(tmp_path / "run"))
+    assert code == 0 and "evaluated 5 of 264 prompts (--limit)" in printed
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["selection"] == {"evaluated": 5, "available": 264, "limit": 5, "per_category": None}
+    assert report["datasets"][0]["rows"] == 5 and report["datasets"][0]["rows_in_split"] == 264
+    assert "(5 prompts, " in (tmp_path / "run" / "report.md").read_text()
+
+
+def _dataset(folder, rows, schema=None):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (folder / "data").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / "data" / "test.parquet")
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n- config_name: test\n  data_files:\n  - split: test\n    path: data/test.parquet\n---\n"
+    )
+    return str(folder)
+
+
+def test_bad_datasets_and_folders_are_one_clear_message(tmp_path, capsys):
+    import pyarrow as pa
+
+    cases = [
+        (
+            _dataset(tmp_path / "null", [{"id": "a", "prompt": "Hi?"}, {"id": "b", "prompt": None}]),
+            "config 'test' split 'test' row 1: column 'prompt' is null; every prompt must be text",
+        ),
+        (
+            _dataset(tmp_path / "number", [{"id": "a", "prompt": 5}]),
+            "row 0: column 'prompt' is int '5'; every prompt must be text",
+        ),
+        (
+            _dataset(tmp_path / "empty", [], pa.schema([("id", pa.string()), ("prompt", pa.string())])),
+            "config 'test' split 'test' has no rows",
+        ),
+    ]
+    for dataset, message in cases:
+        code, _, err = _eval(capsys, "--dataset", dataset, "--output-dir", str(tmp_path / "run"))
+        assert code == 2 and message in err and "Traceback" not in err, (dataset, err)
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    code, _, err = _eval(capsys, "--limit", "2", "--output-dir", str(a_file))
+    assert code == 2 and f"--output-dir {a_file} is a file, not a folder" in err and "Traceback" not in err

@@ -2,6 +2,11 @@
 
 With no --model and no --dataset it runs the embedded default (a small registry-installed
 model) on the shipped sample's benign and harmful configs, two prompts per category.
+
+A rerun of the same command resumes its run folder. The folder records the run's settings
+(run.json): a run with other settings (model, server, generation params, system prompt,
+prompts) gets its own default folder, and is refused in an --output-dir that holds another
+run unless --new-run puts it beside that one. Another judge reuses the generations.
 """
 
 from __future__ import annotations
@@ -42,35 +47,62 @@ def register(sub) -> None:
         help=f"the judge: {', '.join(JUDGES)} (default: {DEFAULT_JUDGE}, the package's default judge)",
     )
     p.add_argument(
-        "--output-dir", default=None, help="run folder (default: runs/<model>/<dataset>-<config>-<split>)"
+        "--output-dir",
+        default=None,
+        help="run folder (default: runs/<model>/<dataset>-<config>-<split>-<hash of the run's settings>)",
     )
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N prompts")
+    p.add_argument(
+        "--new-run",
+        action="store_true",
+        help="if --output-dir holds a run made with other settings, run beside it in <output-dir>-<hash> "
+        "(default: refuse)",
+    )
+    p.add_argument(
+        "--limit", type=_positive_int, default=None, help="evaluate only the first N prompts (N >= 1)"
+    )
     p.add_argument(
         "--per-category",
         type=_per_category,
         default=None,
-        help="keep K prompts per category: K, or per config like test=2,harmful=1",
+        help="keep K prompts per category (K >= 1): K, or per config like test=2,harmful=1",
     )
     p.add_argument(
-        "--batch-size", type=int, default=None, help="local-model batch size (transformers provider)"
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="local-model batch size (transformers provider)",
     )
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     add_backend_arguments(p, prefix="judge-")
     p.set_defaults(func=run)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def _per_category(text: str) -> int | dict[str, int]:
     try:
         if "=" not in text:
-            return int(text)
-        return {k.strip(): int(v) for k, v in (item.split("=", 1) for item in text.split(","))}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected K or CONFIG=K,...; got {text!r}") from None
+            return _positive_int(text)
+        return {
+            k.strip(): _positive_int(v.strip()) for k, v in (item.split("=", 1) for item in text.split(","))
+        }
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"expected K or CONFIG=K,... with each K a whole number >= 1; got {text!r}"
+        ) from None
 
 
 def run(args) -> int:
     demo = args.model is None and args.dataset is None
-    max_tokens = args.max_tokens or (DEMO_MAX_TOKENS if demo else 256)
+    max_tokens = args.max_tokens if args.max_tokens is not None else (DEMO_MAX_TOKENS if demo else 256)
     model = backend_config_from_arguments(args, generation={"temperature": 0.0})
     if args.batch_size:
         model.batch_size = args.batch_size
@@ -86,6 +118,9 @@ def run(args) -> int:
     configs = [
         c.strip() for c in (args.config or ("test,harmful" if demo else "test")).split(",") if c.strip()
     ]
+    per_category = args.per_category
+    if per_category is None and demo:
+        per_category = {k: v for k, v in DEMO_PER_CATEGORY.items() if k in configs}
     config = EvalConfig(
         model=model,
         dataset=args.dataset,
@@ -96,8 +131,9 @@ def run(args) -> int:
         judge_model=judge_model,
         output_dir=args.output_dir,
         limit=args.limit,
-        per_category=args.per_category or (DEMO_PER_CATEGORY if demo else None),
+        per_category=per_category,
         max_tokens=max_tokens,
+        new_run=args.new_run,
     )
     report = run_eval(config)
     if args.json:
@@ -108,6 +144,9 @@ def run(args) -> int:
     if report["model"].get("note"):
         print(f"({report['model']['note']})")
     print(summary_table(report))
+    selection = report["selection"]
+    if selection["evaluated"] < selection["available"]:
+        print(f"evaluated {selection['evaluated']} of {selection['available']} prompts (--limit)")
     for side in ("benign", "harmful"):
         counts = (report["scores"].get(side) or {}).get("counts")
         if counts:
