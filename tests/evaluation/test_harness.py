@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 import pytest
 from fault_proxy import FaultProxy
+from tqdm import tqdm
 
 from falsereject.cli import main
 from falsereject.dataset import read_jsonl
+from falsereject.errors import TransientError
 from falsereject.evaluation import harness
 from falsereject.evaluation.harness import EvalConfig, run_eval
 from falsereject.judge.base import LABELS
 from falsereject.llm import BackendConfig, build_backend
+from falsereject.llm.base import Generation, Messages
 from falsereject.llm.scripted import ScriptedBackend
 
 REFUSE = "I'm sorry, but I can't help with that request."
@@ -315,3 +320,64 @@ def test_bad_datasets_and_folders_are_one_clear_message(tmp_path, capsys):
     a_file.write_text("not a folder")
     code, _, err = _eval(capsys, "--limit", "2", "--output-dir", str(a_file))
     assert code == 2 and f"--output-dir {a_file} is a file, not a folder" in err and "Traceback" not in err
+
+
+class FailsOnce(ScriptedBackend):
+    """A scripted backend whose next request fails with a retryable error while ``fail_next``
+    is set (it is at first); the retry is then answered."""
+
+    def __init__(self, respond, *, model: str = "scripted"):
+        super().__init__(respond, model=model)
+        self.fail_next = True
+
+    async def agenerate(self, messages: Messages, **params: Any) -> Generation:
+        if self.fail_next:
+            self.fail_next = False
+            raise TransientError("overloaded", retry_after=0.01)
+        return await super().agenerate(messages, **params)
+
+
+def _last_bar(err: str, desc: str) -> str:
+    """The last state a tqdm bar starting with ``desc`` printed to stderr."""
+    return [part for part in re.split(r"[\r\n]", err) if part.startswith(desc)][-1]
+
+
+def test_retries_show_on_the_generating_and_judging_bars(monkeypatch, tmp_path, capsys):
+    raws = {
+        "flaky": FailsOnce(lambda m, p: COMPLY, model="flaky"),
+        "flaky-judge": FailsOnce(lambda m, p: "full_compliance", model="flaky-judge"),
+    }
+    monkeypatch.setattr(
+        harness, "build_backend", lambda config: build_backend(config, provider=raws[config.model])
+    )
+    config = EvalConfig(
+        model=BackendConfig(provider="scripted", model="flaky", cache_dir="off"),
+        judge="llm",
+        judge_model=BackendConfig(provider="scripted", model="flaky-judge", cache_dir="off"),
+        limit=3,
+        n_boot=10,
+        output_dir=str(tmp_path / "run"),
+    )
+    report = run_eval(config)
+    err = capsys.readouterr().err
+    assert report["n"] == 3 and report["usage"]["retries"] == 1 and report["usage"]["failures"] == 0
+    assert "retries: 1]" in _last_bar(err, "generating")
+    assert "retries: 1]" in _last_bar(err, "judging (llm")
+    assert "retrying: scripted:flaky: attempt 1/6 failed (overloaded); retrying in 0.0 s" in err
+    assert "retrying: scripted:flaky-judge: attempt 1/6 failed (overloaded)" in err
+
+
+def test_retries_are_shown_only_inside_the_block_and_the_first_is_written_once(capsys):
+    raw = FailsOnce("ok")
+    backend = build_backend(BackendConfig(provider="scripted", cache_dir="off"), provider=raw)
+    messages = [[{"role": "user", "content": "hi"}]]
+    bar = tqdm(total=3, disable=True)
+    with harness.show_retries(backend, bar):
+        backend.generate(messages)
+        raw.fail_next = True
+        backend.generate(messages)
+    assert bar.postfix == "retries: 2"
+    raw.fail_next = True
+    backend.generate(messages)  # after the block: counted, no longer shown
+    assert backend.usage.retries == 3 and bar.postfix == "retries: 2"
+    assert capsys.readouterr().err.count("retrying:") == 1

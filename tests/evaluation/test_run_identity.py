@@ -12,7 +12,7 @@ import pytest
 from falsereject.cli import main
 from falsereject.dataset import read_jsonl
 from falsereject.errors import UserError
-from falsereject.evaluation.harness import RunLock, gen_key
+from falsereject.evaluation.run_identity import RunLock, gen_key
 
 
 def _eval(capsys, *argv: str) -> tuple[int, str, str]:
@@ -158,7 +158,7 @@ def test_a_torn_last_line_is_cut_before_appending(tmp_path, capsys):
 def test_a_second_run_into_a_busy_folder_fails_at_once(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
-    hold = f"from falsereject.evaluation.harness import RunLock; RunLock({str(out)!r}).acquire(); print('held', flush=True); input()"
+    hold = f"from falsereject.evaluation.run_identity import RunLock; RunLock({str(out)!r}).acquire(); print('held', flush=True); input()"
     holder = subprocess.Popen(
         [sys.executable, "-c", hold], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )

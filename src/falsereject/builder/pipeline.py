@@ -29,8 +29,9 @@ from falsereject.builder.prompts import load_template
 from falsereject.builder.report import Report
 from falsereject.builder.runner import run_stage
 from falsereject.builder.seeds import load_seeds
-from falsereject.builder.store import StageStore, fingerprint_hash, write_atomic
+from falsereject.builder.store import StageStore, fingerprint_hash
 from falsereject.dataset import row_id
+from falsereject.files import write_atomic
 from falsereject.llm import Backend, run_sync
 
 log = logging.getLogger("falsereject.builder")

@@ -16,20 +16,19 @@ Change a template or a model and the stage gets a new folder: nothing stale is r
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from falsereject.dataset import repair_jsonl_tail
 from falsereject.errors import UserError
+from falsereject.files import json_sha256
 
 
 def fingerprint_hash(fingerprint: dict[str, Any]) -> str:
-    text = json.dumps(fingerprint, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    """The 12 hex digits that name a stage's folder."""
+    return json_sha256(fingerprint)[:12]
 
 
 class StageStore:
@@ -89,10 +88,3 @@ class StageStore:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

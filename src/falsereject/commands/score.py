@@ -293,6 +293,7 @@ def _write_rows(tmp: Path, suffix: str, rows: list[dict[str, Any]]) -> None:
 
 # --- the command -------------------------------------------------------------------------------
 def run(args) -> int:
+    from falsereject.evaluation.harness import show_retries
     from falsereject.judge import get_judge
     from falsereject.scoring import score
 
@@ -322,9 +323,16 @@ def run(args) -> int:
 
     start = time.perf_counter()
     try:
-        with tqdm(
-            total=len(rows), desc=f"judging ({judge.name})", unit="resp", file=sys.stderr, dynamic_ncols=True
-        ) as bar:
+        with (
+            tqdm(
+                total=len(rows),
+                desc=f"judging ({judge.name})",
+                unit="resp",
+                file=sys.stderr,
+                dynamic_ncols=True,
+            ) as bar,
+            show_retries(backend, bar),
+        ):
             judgements = judge.judge(prompts, responses, progress=bar.update)
     finally:
         if backend is not None:

@@ -31,6 +31,7 @@ __all__ = [
     "add_backend_arguments",
     "backend_config_from_arguments",
     "build_backend",
+    "folder_fingerprint",
     "providers",
     "register",
     "run_sync",
@@ -61,11 +62,12 @@ def default_cache_dir() -> Path:
     return cache_root() / "llm"
 
 
-def _folder_fingerprint(model: str) -> str:
+def folder_fingerprint(model: str) -> str:
     """``@<hash>`` of a local model folder's weight/config files (name, size, mtime), else ``""``.
 
     The cache key must change when a folder is retrained in place, or a fine-tuned model
-    would be answered from its previous version's cache.
+    would be answered from its previous version's cache; an eval run's identity records it
+    for the same reason (:mod:`falsereject.evaluation.run_identity`).
     """
     folder = Path(model)
     if not folder.is_dir():
@@ -89,7 +91,7 @@ def build_backend(config: BackendConfig, *, provider: Backend | None = None) -> 
     if (config.cache_dir or "").lower() not in ("off", "none", "false"):
         cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
         model_id = config.model if not config.gguf_file else f"{config.model}::{config.gguf_file}"
-        model_id += _folder_fingerprint(config.model)
+        model_id += folder_fingerprint(config.model)
         stack = CachedBackend(stack, cache_dir / "responses.sqlite", model_id=model_id)
     return ConfiguredBackend(stack, config)
 
