@@ -381,3 +381,13 @@ def test_retries_are_shown_only_inside_the_block_and_the_first_is_written_once(c
     backend.generate(messages)  # after the block: counted, no longer shown
     assert backend.usage.retries == 3 and bar.postfix == "retries: 2"
     assert capsys.readouterr().err.count("retrying:") == 1
+
+
+def test_prompt_labels_are_checked_before_anything_is_generated(tmp_path, capsys):
+    # the shipped sample's `instruct` config mixes benign prompts with `general` instruction rows
+    out = tmp_path / "r"
+    argv = ["eval", "--provider", "scripted", "--model", "m", "--cache-dir", "off", "--output-dir", str(out)]
+    code = main([*argv, "--config", "instruct", "--split", "train"])
+    err = capsys.readouterr().err
+    assert code == 2 and "prompt_label 'general'" in err and "Traceback" not in err
+    assert not (out / "generations.jsonl").exists()

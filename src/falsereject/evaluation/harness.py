@@ -56,6 +56,7 @@ from falsereject.evaluation.run_identity import (
 from falsereject.files import json_sha256
 from falsereject.judge import DEFAULT_JUDGE
 from falsereject.llm import Backend, BackendConfig, RetryEvent, build_backend
+from falsereject.scoring import parse_prompt_label
 
 EMBEDDED_NOTE = (
     "embedded default: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, dequantised), a SMALL 0.5B model "
@@ -139,6 +140,14 @@ def select_rows(config: EvalConfig) -> tuple[list[dict[str, Any]], list[dict[str
         info["rows"] = counts[info["config"]]
     if not rows:
         raise UserError("no prompts selected: check --dataset/--config/--split/--limit")
+    for row in rows:  # before any generation: a bad label must not surface after an hour's work
+        try:
+            parse_prompt_label(row.get("prompt_label"))
+        except UserError as exc:
+            raise UserError(
+                f"config {row['config']!r}, id {row['id']!r}: {exc} (eval scores benign and harmful "
+                "prompts; this config holds other rows)"
+            ) from None
     return rows, infos
 
 
