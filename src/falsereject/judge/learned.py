@@ -170,6 +170,9 @@ def train(rows: Sequence[dict], *, seed: int = 0, folds: int = 5) -> tuple[dict[
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+    from falsereject.judge.degenerate import degenerate
+
+    rows = [r for r in rows if degenerate(r["response"]) is None]  # set aside before any judge
     x = _matrix(rows)
     used = np.unique(x.indices)  # fit on the buckets that occur (the rest get weight 0 anyway)
     x = x[:, used]
