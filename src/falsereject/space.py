@@ -31,7 +31,7 @@ from falsereject.dataset import REPO_ROOT
 from falsereject.errors import UserError
 from falsereject.evaluation.report import md_text
 from falsereject.judge.base import FULL, PARTIAL, REFUSAL, UNSCORED, Judgement
-from falsereject.llm import Backend, BackendConfig, build_backend
+from falsereject.llm import Backend, build_backend
 from falsereject.llm.registry import create_provider
 from falsereject.space_config import (
     ColumnConfig,
@@ -97,10 +97,6 @@ class _Column:
             yield piece
 
 
-def _provider_key(cfg: BackendConfig) -> tuple:
-    return (cfg.provider, cfg.model, cfg.gguf_file, cfg.base_url, cfg.dtype, cfg.device, cfg.chat_template)
-
-
 # -- rendering -------------------------------------------------------------------------------
 def badge_html(label: str | None, judge: str = "") -> str:
     if label is None:
@@ -140,7 +136,7 @@ class SpaceApp:
 
     @staticmethod
     def _make_column(column: ColumnConfig, providers: dict[tuple, Backend]) -> _Column:
-        key = _provider_key(column.backend)
+        key = column.backend.provider_key()
         try:
             raw = providers.get(key) or create_provider(column.backend)
             providers[key] = raw

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import json
 import time
 from typing import Any
 
@@ -120,23 +119,6 @@ class RoleBackend(Backend):
         await self.stack.aclose()
 
 
-def _provider_key(config: BackendConfig) -> str:
-    keep = (
-        "provider",
-        "model",
-        "base_url",
-        "api_key_env",
-        "gguf_file",
-        "chat_template",
-        "dtype",
-        "device",
-        "batch_size",
-        "timeout",
-        "connect_timeout",
-    )
-    return json.dumps({k: getattr(config, k) for k in keep}, sort_keys=True)
-
-
 class RoleBackends:
     """Builds role backends on first use. ``providers`` maps role -> raw provider (tests, benchmark)."""
 
@@ -173,7 +155,7 @@ class RoleBackends:
             config = self.config_of(role)
             raw = self._override(role)
             if raw is None:
-                key = _provider_key(config)
+                key = config.provider_key()
                 if key not in self._raw:
                     self._raw[key] = create_provider(config)
                 raw = self._raw[key]

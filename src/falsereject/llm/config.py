@@ -8,6 +8,7 @@ flag), never a traceback from deep inside a provider.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,3 +171,23 @@ class BackendConfig:
             raise BackendConfigError("generation.top_p", f"must be in (0, 1], got {g['top_p']!r}")
         if g.get("n") is not None and (not _integer(g["n"]) or g["n"] < 1):
             raise BackendConfigError("generation.n", f"must be a whole number >= 1, got {g['n']!r}")
+
+    #: the fields that decide which client or loaded model serves a config (two configs with the
+    #: same key can share one: e.g. two builder roles on one server, two Space columns on one model)
+    PROVIDER_FIELDS = (
+        "provider",
+        "model",
+        "base_url",
+        "api_key_env",
+        "gguf_file",
+        "chat_template",
+        "dtype",
+        "device",
+        "batch_size",
+        "timeout",
+        "connect_timeout",
+    )
+
+    def provider_key(self) -> str:
+        """A string naming the client/loaded model this config needs (see PROVIDER_FIELDS)."""
+        return json.dumps({k: getattr(self, k) for k in self.PROVIDER_FIELDS}, sort_keys=True)
