@@ -26,6 +26,10 @@ LOOP_MAX_DISTINCT = 0.3
 #: D2 for short replies: at least this many words, fewer distinct words than this share
 SHORT_MIN_WORDS = 8
 SHORT_MAX_DISTINCT = 0.25
+#: D2 is tested exactly on replies shorter than this, or ones whose last TAIL_CHARS characters
+#: already occur earlier in the reply
+SHORT_TEXT = 200
+TAIL_CHARS = 40
 
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _VERDICT_ONLY = re.compile(
@@ -76,7 +80,13 @@ def degenerate(response: str) -> str | None:
         )
     if _VERDICT_ONLY.fullmatch(answer.strip()):
         return "D3 the reply is only a grading verdict"
-    words = _WORD.findall(answer.lower())
-    if _loops(words):
+    if (len(answer) < SHORT_TEXT or _repeats_its_end(answer)) and _loops(_WORD.findall(answer.lower())):
         return "D2 the reply repeats itself (a loop)"
     return None
+
+
+def _repeats_its_end(text: str) -> bool:
+    """A cheap gate before the exact D2 test: a reply that loops ends with a passage it has
+    already written (one C-level substring search; ordinary prose almost never does)."""
+    end = text.rstrip()[-TAIL_CHARS:]
+    return len(end) == TAIL_CHARS and text.find(end) < len(text.rstrip()) - TAIL_CHARS
