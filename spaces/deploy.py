@@ -3,10 +3,10 @@
     HF_TOKEN=... python spaces/deploy.py --repo-id ORG/falsereject-demo
     python spaces/deploy.py --repo-id ORG/falsereject-demo --dry-run   # list files, upload nothing
 
-The logic lives in ``falsereject.space_deploy``.
+The logic lives in ``falsereject.space.deploy``.
 """
 
-from falsereject.space_deploy import main
+from falsereject.space.deploy import main
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,7 @@ import pytest
 from falsereject.dataset import REPO_ROOT
 from falsereject.errors import UserError
 from falsereject.llm import BackendConfig
-from falsereject.space_config import (
+from falsereject.space import (
     ColumnConfig,
     SpaceConfig,
     column_title,

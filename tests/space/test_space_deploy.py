@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from falsereject.dataset import REPO_ROOT
-from falsereject.space_deploy import package_version, pin_requirements, space_files, stage
+from falsereject.space.deploy import package_version, pin_requirements, space_files, stage
 
 DEPLOY = REPO_ROOT / "spaces" / "deploy.py"
 TOKEN = "hf_deploy_test_SENTINEL_token_value"

@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 
 from falsereject import __version__
 from falsereject.dataset import iter_jsonl_append, load_rows, read_jsonl, repair_jsonl_tail
+from falsereject.embedded import MODEL_NAME, UPSTREAM
 from falsereject.errors import BackendError, UserError
 from falsereject.evaluation.run_identity import (
     claim_run_folder,
@@ -59,9 +60,10 @@ from falsereject.llm import Backend, BackendConfig, RetryEvent, build_backend
 from falsereject.scoring import parse_prompt_label
 
 EMBEDDED_NOTE = (
-    "embedded default: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, dequantised), a SMALL 0.5B model "
+    f"embedded default: {MODEL_NAME}, a SMALL 0.5B model "
     "used so the demo runs offline on a CPU; its numbers say nothing about larger models"
 )
+EMBEDDED_TITLE = f"{UPSTREAM.rsplit('/', 1)[-1]} (embedded)"  # the report's model name
 
 
 @dataclass
@@ -313,7 +315,7 @@ def _run_in(
     report = {
         "falsereject_version": __version__,
         "model": {
-            "name": "Qwen2.5-Coder-0.5B-Instruct (embedded)" if embedded else config.model.model,
+            "name": EMBEDDED_TITLE if embedded else config.model.model,
             "note": EMBEDDED_NOTE if embedded else None,
             "backend": asdict(config.model),
         },

@@ -3,9 +3,10 @@
 A column is a :class:`ColumnConfig`: a title that says honestly what runs, a
 :class:`~falsereject.llm.BackendConfig`, and an optional ``fallback`` used when the backend's
 model is a local folder that does not exist (e.g. the CPU fine-tune demo's LoRA output before
-anyone has run ``make finetune-demo``). ``FALSEREJECT_SPACE_<NAME>`` environment variables
-override the YAML (see :data:`ENV_OVERRIDES`); a column re-pointed by them gets a generated
-title unless its ``..._TITLE`` is set too, so a title never describes a model it does not run.
+anyone has run ``make finetune-demo``; see :func:`falsereject.space.columns.resolve_column`).
+``FALSEREJECT_SPACE_<NAME>`` environment variables override the YAML (see
+:data:`ENV_OVERRIDES`); a column re-pointed by them gets a generated title unless its
+``..._TITLE`` is set too, so a title never describes a model it does not run.
 """
 
 from __future__ import annotations
@@ -13,20 +14,25 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from falsereject.config import load_config
-from falsereject.dataset import load_rows, read_jsonl
+from falsereject.dataset import load_rows
+from falsereject.embedded import UPSTREAM
 from falsereject.errors import UserError
+from falsereject.files import read_jsonl
 from falsereject.judge import DEFAULT_JUDGE
 from falsereject.llm import BackendConfig
 from falsereject.taxonomy import category_name
 
-log = logging.getLogger("falsereject.space")
+log = logging.getLogger(__name__)
 
-SOURCES_TEST = Path(__file__).parent / "data" / "sources" / "test_benign.jsonl"
+#: what a column running the embedded default model is called on the page
+EMBEDDED_TITLE = f"{UPSTREAM.rsplit('/', 1)[-1]} (embedded)"
+SOURCES_TEST = Path(__file__).parent.parent / "data" / "sources" / "test_benign.jsonl"
 CONTEXT_AWARE_PROMPT = (
     "You are a helpful assistant. Many questions sound alarming but have a safe, useful reading "
     "(stopping a computer process, chemical safety at home, history, fiction, security education). "
@@ -64,14 +70,14 @@ class ColumnConfig:
     (``adapter_config.json``); so set it only for local folders, not for Hub ids.
     """
 
-    title: str = ""  # empty: generated from the backend (see column_title)
+    title: str = ""  # empty: generated from the backend (see columns.column_title)
     backend: BackendConfig = field(default_factory=BackendConfig)
     description: str = ""
     fallback: ColumnConfig | None = None
 
 
 def _default_left() -> ColumnConfig:
-    return ColumnConfig(title="Base model: Qwen2.5-Coder-0.5B-Instruct (embedded)")
+    return ColumnConfig(title=f"Base model: {EMBEDDED_TITLE}")
 
 
 def _default_right() -> ColumnConfig:
@@ -140,71 +146,6 @@ def load_space_config(path: str | Path | None, overrides: list[str] | None = Non
     return load_config(SpaceConfig, path, [*env_overrides(), *(overrides or [])])
 
 
-# -- columns ---------------------------------------------------------------------------------
-def _local_model(model: str, roots: list[Path]) -> Path | None:
-    """The first folder ``model`` names under ``roots`` that holds a model or a PEFT adapter
-    (a folder still being written by a training run, with neither, does not count)."""
-    for root in roots:
-        candidate = (root / Path(model).expanduser()).resolve()
-        if any((candidate / name).is_file() for name in ("config.json", "adapter_config.json")):
-            return candidate
-    return None
-
-
-def resolve_column(column: ColumnConfig, roots: list[Path]) -> ColumnConfig:
-    """The column that will really run: local folders made absolute, fallbacks applied."""
-    backend = column.backend
-    if backend.provider in ("transformers", "vllm") and backend.model != "embedded":
-        folder = _local_model(backend.model, roots)
-        if folder is not None:
-            return replace(column, backend=replace(backend, model=str(folder)), fallback=None)
-        if column.fallback is not None:
-            log.info("%r: model folder %s not found, using its fallback", column.title, backend.model)
-            return resolve_column(column.fallback, roots)
-    return replace(column, fallback=None)
-
-
-def _folder_label(model: str) -> str:
-    """A local model folder's name, with its parent for generic names (``run/merged``)."""
-    folder = Path(model)
-    if folder.name == "merged" or folder.name.startswith("checkpoint-"):
-        return f"{folder.parent.name}/{folder.name}"
-    return folder.name or model
-
-
-def column_title(column: ColumnConfig) -> str:
-    """The column's title, or one generated from its backend when the config gives none."""
-    if column.title:
-        return column.title
-    backend = column.backend
-    name = (
-        "Qwen2.5-Coder-0.5B-Instruct (embedded)"
-        if backend.model == "embedded"
-        else _folder_label(backend.model)
-    )
-    return name + (" + a system prompt" if backend.system_prompt else "")
-
-
-def describe_backend(backend: BackendConfig) -> str:
-    """One honest line about what a backend runs (no URL, key or env var name)."""
-    from falsereject.embedded import MODEL_NAME
-
-    if backend.provider == "openai":
-        what = f"`{backend.model}` on an OpenAI-compatible server"
-    elif backend.model == "embedded":
-        what = f"{MODEL_NAME}, local ({backend.provider})"
-    else:
-        folder = Path(backend.model)
-        what = f"`{_folder_label(backend.model)}`, local ({backend.provider})"
-        if (folder / "adapter_config.json").is_file():
-            what += ", a LoRA adapter on its base model"
-        elif folder.name == "merged" and (folder.parent / "adapter_config.json").is_file():
-            what += ", a LoRA merged into its base model"
-    if backend.system_prompt:
-        what += " + a system prompt"
-    return f"Runs: {what}"
-
-
 # -- examples --------------------------------------------------------------------------------
 def load_examples(config: SpaceConfig) -> dict[str, list[str]]:
     """Example prompts grouped by category ("12. System Intrusion/Hacking" -> prompts)."""
@@ -221,3 +162,14 @@ def load_examples(config: SpaceConfig) -> dict[str, list[str]]:
             continue
         groups.setdefault(int(row["category"]), []).append(row["prompt"].strip())
     return {f"{cid}. {category_name(cid)}": prompts for cid, prompts in sorted(groups.items())}
+
+
+def example_list(examples: dict[str, list[str]], category: str | None) -> list[str]:
+    """The examples listed for ``category``: all of its prompts, else the first of each category."""
+    return examples.get(category or "") or [prompts[0] for prompts in examples.values()]
+
+
+def random_example(examples: dict[str, list[str]], category: str | None, rng: random.Random) -> str:
+    """A prompt drawn from ``category``, else from every category; "" when there are none."""
+    pool = examples.get(category or "") or [p for prompts in examples.values() for p in prompts]
+    return rng.choice(pool) if pool else ""
