@@ -17,19 +17,25 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import transformers
+from packaging.version import Version
+from transformers import AutoTokenizer
+from trl import ModelConfig, SFTConfig, TrlParser, get_peft_config, get_quantization_config
+
+from falsereject.errors import UserError
+from falsereject.training import card as cards
+from falsereject.training import chat_template as templates
+from falsereject.training import recipe
+from falsereject.training.mixture import build_mixture
+
 
 def parse_args(argv: list[str] | None = None):
-    from trl import ModelConfig, SFTConfig, TrlParser
-
-    from falsereject.errors import UserError
-    from falsereject.training.recipe import SFTScriptArguments, check_config_keys
-
-    classes = (SFTScriptArguments, SFTConfig, ModelConfig)
+    classes = (recipe.SFTScriptArguments, SFTConfig, ModelConfig)
     args = list(sys.argv[1:] if argv is None else argv)
     where = "command line"
     if "--config" in args and args.index("--config") + 1 < len(args):
         where = args[args.index("--config") + 1]
-        check_config_keys(where, classes)
+        recipe.check_config_keys(where, classes)
     try:
         return TrlParser(classes).parse_args_and_config(args=args)
     except UserError:
@@ -40,8 +46,6 @@ def parse_args(argv: list[str] | None = None):
 
 
 def main(argv: list[str] | None = None, callbacks: list | None = None) -> int:
-    from falsereject.errors import UserError
-
     try:
         return train(*parse_args(argv), callbacks=callbacks)
     except UserError as exc:
@@ -50,16 +54,6 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> int:
 
 
 def train(script_args, training_args, model_args, *, callbacks: list | None = None) -> int:
-    import transformers
-    from packaging.version import Version
-    from transformers import AutoTokenizer
-    from trl import get_peft_config, get_quantization_config
-
-    from falsereject.training import card as cards
-    from falsereject.training import chat_template as templates
-    from falsereject.training import recipe
-    from falsereject.training.mixture import build_mixture
-
     model_path, base_model, base_note = recipe.resolve_model(model_args.model_name_or_path)
     output_dir = Path(training_args.output_dir)
     state = training_args.distributed_state

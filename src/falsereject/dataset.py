@@ -28,12 +28,13 @@ import json
 import logging
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from falsereject.errors import UserError
+from falsereject.files import is_hub_id
 from falsereject.taxonomy import category_name, resolve
 
 BASE_COLUMNS = ("id", "prompt", "category", "category_text", "prompt_label")
@@ -143,6 +144,12 @@ def write_dataset_folder(
     return out
 
 
+def read_manifest(folder: str | Path) -> dict[str, Any] | None:
+    """The ``manifest.json`` of a dataset folder (version, content hash, counts...), if it has one."""
+    manifest = Path(folder) / "manifest.json"
+    return json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else None
+
+
 def render_card(template: str, **context: Any) -> str:
     """Render ``dataset_cards/<template>`` (Jinja2) with ``context``."""
     import jinja2
@@ -154,60 +161,6 @@ def render_card(template: str, **context: Any) -> str:
         loader=jinja2.FileSystemLoader(folder), keep_trailing_newline=True, undefined=jinja2.StrictUndefined
     )
     return env.get_template(template).render(**context)
-
-
-def repair_jsonl_tail(path: str | Path) -> int:
-    """Cut a torn (newline-less) last line off an append-only JSONL file; returns the bytes cut.
-
-    A run killed mid-write leaves its last record without its newline; the next append would
-    glue a whole record onto that fragment and leave a line no reader can parse. Every writer
-    that resumes appending calls this first (eval's ``generations.jsonl``, the builder's stage
-    records). A missing or empty file is left alone.
-    """
-    path = Path(path)
-    if not path.exists():
-        return 0
-    size = path.stat().st_size
-    if size == 0:
-        return 0
-    with open(path, "rb+") as fh:
-        fh.seek(size - 1)
-        if fh.read(1) == b"\n":
-            return 0
-        block = min(size, 1 << 20)
-        while True:  # find the last newline, reading backwards
-            fh.seek(size - block)
-            chunk = fh.read(block)
-            cut = chunk.rfind(b"\n")
-            if cut != -1:
-                keep = size - block + cut + 1
-                break
-            if block == size:
-                keep = 0
-                break
-            block = min(size, block * 2)
-        fh.truncate(keep)
-        return size - keep
-
-
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Read a JSONL file; bad lines are UserErrors naming file and line; a torn last line is ignored."""
-    path = Path(path)
-    rows = []
-    with open(path, "rb") as fh:
-        lines = fh.read().split(b"\n")
-    for n, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            rows.append(json.loads(raw.decode("utf-8")))
-        except UnicodeDecodeError:
-            raise UserError(f"{path}:{n}: not valid UTF-8") from None
-        except json.JSONDecodeError as exc:
-            if n == len(lines):  # no newline after it: a run killed mid-write; ignore it
-                break
-            raise UserError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-    return rows
 
 
 @contextmanager
@@ -234,11 +187,7 @@ def load_rows(
 
     path = str(dataset) if dataset else str(SAMPLE_DIR)
     local = Path(path)
-    if (
-        dataset
-        and not local.exists()
-        and (local.is_absolute() or path.startswith(".") or path.count("/") != 1)
-    ):
+    if dataset and not local.exists() and not is_hub_id(path):
         raise UserError(f"dataset {path!r}: no such folder, and not a Hub id of the form ORG/NAME")
     try:
         names = get_dataset_config_names(path)
@@ -270,10 +219,8 @@ def load_rows(
     if not rows:
         raise UserError(no_rows)
     info: dict[str, Any] = {"path": path, "config": config, "split": split, "revision": revision}
-    manifest = local / "manifest.json"
-    if manifest.is_file():
-        data = json.loads(manifest.read_text())
-        info.update(version=data.get("version"), content_hash=data.get("content_hash"))
+    if manifest := read_manifest(local):
+        info.update(version=manifest.get("version"), content_hash=manifest.get("content_hash"))
     first_row_of: dict[Any, int] = {}
     duplicates: list[str] = []
     for i, row in enumerate(rows):
@@ -300,13 +247,7 @@ def load_rows(
     return rows, info
 
 
-def iter_jsonl_append(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Append rows to a JSONL file (flushed per call: safe to kill).
-
-    A writer resuming a file that a killed run may have torn calls :func:`repair_jsonl_tail`
-    once first, so that the first append starts on a clean line.
-    """
-    with open(path, "a", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        fh.flush()
+# TEMPORARY: these moved to falsereject.files (``iter_jsonl_append`` is now ``append_jsonl``);
+# the names stay here only until their importers outside this change import them from there.
+from falsereject.files import append_jsonl as iter_jsonl_append  # noqa: E402, F401, I001
+from falsereject.files import read_jsonl, repair_jsonl_tail  # noqa: E402, F401

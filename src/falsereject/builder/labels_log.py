@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from falsereject.errors import UserError
+from falsereject.files import parse_jsonl, write_atomic
 
 LABELS = ("benign", "harmful", "unclear")
 _ALIASES = {
@@ -91,20 +91,10 @@ class Cell:
 def _log(path: Path, data: bytes) -> list[dict[str, Any]]:
     """The log's label records in order, each with its ``line``; earlier-format lines expanded."""
     events: list[dict[str, Any]] = []
-    lines = data.split(b"\n")
-    for n, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise UserError(f"{path}:{n}: not valid UTF-8") from None
-        except json.JSONDecodeError as exc:
-            if n == len(lines):  # a torn last line (an import never leaves one: it swaps)
-                break
-            raise UserError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+    # a torn last line is skipped (an import never leaves one: it swaps the whole file)
+    for n, obj in parse_jsonl(data, path, torn_ok=True):
         where = f"{path}:{n}"
-        if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+        if not isinstance(obj.get("id"), str):
             raise UserError(f"{where}: expected a JSON object with a string 'id'")
         if isinstance(obj.get("labels"), dict):  # the earlier format: one line per id
             for annotator, value in obj["labels"].items():
@@ -185,12 +175,7 @@ def _append(path: Path, old: bytes, records: list[dict[str, Any]]) -> None:
             ) from None
         old += b"\n"
     text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(old + text.encode("utf-8"))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, old + text.encode("utf-8"), "labels log")
 
 
 @dataclass

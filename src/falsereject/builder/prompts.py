@@ -63,10 +63,6 @@ class PromptTemplate:
     def has(self, section: str) -> bool:
         return section in self.sections
 
-    @property
-    def short_hash(self) -> str:
-        return self.sha256[:12]
-
 
 def parse_sections(text: str, where: str) -> dict[str, str]:
     parts = _SECTION.split(text)

@@ -7,31 +7,17 @@ sources and orderings. Exact duplicate prompts are merged (first source wins).
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from falsereject.builder.config import SeedsConfig, SeedSource
-from falsereject.dataset import read_jsonl, row_id
+from falsereject.dataset import row_id
 from falsereject.errors import UserError
+from falsereject.files import FORMATS, is_hub_id, read_rows
 from falsereject.taxonomy import resolve
 
 SHIPPED_SEEDS = Path(__file__).resolve().parents[1] / "data" / "sources" / "seeds.jsonl"
-
-
-def _read_local(path: Path) -> list[dict[str, Any]]:
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        return read_jsonl(path)
-    if suffix == ".csv":
-        with open(path, newline="", encoding="utf-8") as fh:
-            return list(csv.DictReader(fh))
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist()
-    raise UserError(f"seed file {path}: unsupported format {suffix!r} (use .jsonl, .csv or .parquet)")
 
 
 def _read_hub(source: SeedSource) -> list[dict[str, Any]]:
@@ -50,11 +36,11 @@ def _read_hub(source: SeedSource) -> list[dict[str, Any]]:
 def read_source(source: SeedSource) -> list[dict[str, Any]]:
     """Raw rows of one source (before column/category mapping)."""
     if source.path == "shipped":
-        return read_jsonl(SHIPPED_SEEDS)
+        return read_rows(SHIPPED_SEEDS, "seed file")
     local = Path(source.path)
     if local.exists():
-        return _read_local(local)
-    if local.suffix.lower() in (".jsonl", ".csv", ".parquet") or source.path.count("/") != 1:
+        return read_rows(local, "seed file")
+    if local.suffix.lower() in FORMATS or not is_hub_id(source.path):
         raise UserError(f"seeds: {source.path!r} is neither an existing file nor a Hub id ORG/NAME")
     return _read_hub(source)
 

@@ -13,6 +13,9 @@ import argparse
 import logging
 import sys
 
+from falsereject.errors import UserError
+from falsereject.files import is_hub_id
+
 
 def add_build_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -48,9 +51,7 @@ def config_from_arguments(args: argparse.Namespace):
     if args.work_dir:
         config.work_dir = args.work_dir
     if args.push_to_hub:
-        if args.push_to_hub.count("/") != 1:
-            from falsereject.errors import UserError
-
+        if not is_hub_id(args.push_to_hub):
             raise UserError(f"--push-to-hub {args.push_to_hub!r}: expected ORG/NAME")
         config.release.push_to_hub = args.push_to_hub
     if args.no_progress:

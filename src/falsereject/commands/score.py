@@ -17,9 +17,6 @@ and ``prompt_label`` (benign/harmful) columns give per-category and harmful-prom
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
-import io
 import json
 import os
 import sys
@@ -30,10 +27,11 @@ from typing import Any
 from tqdm import tqdm
 
 from falsereject.errors import UserError
-from falsereject.judge import DEFAULT_JUDGE, JUDGES
+from falsereject.evaluation.harness import show_retries
+from falsereject.files import read_located_rows, row_format, write_atomic, write_rows
+from falsereject.judge import DEFAULT_JUDGE, JUDGES, get_judge
 from falsereject.llm import add_backend_arguments, backend_config_from_arguments, build_backend
-
-FORMATS = (".jsonl", ".csv", ".parquet")
+from falsereject.scoring import parse_category, parse_prompt_label, score
 
 
 def register(sub) -> None:
@@ -66,116 +64,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-# --- reading -----------------------------------------------------------------------------------
-def _format(path: Path, what: str) -> str:
-    suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise UserError(
-            f"{what} {path}: unsupported file type {suffix or '(none)'}; use {', '.join(FORMATS)}"
-        )
-    return suffix
-
-
-def _decode_lines(path: Path) -> list[tuple[int, str]]:
-    """(line number, text) for every line; a clear error on the first non-UTF-8 line."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    lines = []
-    for number, raw in enumerate(data.splitlines(keepends=True), start=1):
-        try:
-            lines.append((number, raw.decode("utf-8")))
-        except UnicodeDecodeError as exc:
-            raise UserError(
-                f"{path}:{number}: not valid UTF-8 (byte {raw[exc.start]:#04x} at column {exc.start + 1}); "
-                "re-save the file as UTF-8"
-            ) from None
-    return lines
-
-
-def _read_jsonl(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    rows = []
-    for number, text in _decode_lines(path):
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(row, dict):
-            raise UserError(f"{path}:{number}: expected a JSON object per line, got {type(row).__name__}")
-        rows.append((f"{path}:{number}", row))
-    return rows
-
-
-def _read_csv(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    """Strict CSV: a stray character after a closing quote, a quote never closed, a row with
-    more or fewer fields than the header or a repeated column name is an error naming the line
-    (a row is named by the line it starts on)."""
-    text = "".join(line for _, line in _decode_lines(path))
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header: list[str] | None = None
-    rows = []
-    start = ended = 0  # the line the current record starts on; the last line read
-    try:
-        for record in reader:
-            start, ended = ended + 1, reader.line_num
-            if not any(field.strip() for field in record):
-                continue  # a blank line, or only separators
-            if header is None:
-                header = record
-                seen = set()
-                for name in header:
-                    if name and name in seen:
-                        raise UserError(f"{path}:{start}: the header names column {name!r} twice; rename one")
-                    seen.add(name)
-                continue
-            if len(record) != len(header):
-                raise UserError(
-                    f"{path}:{start}: {len(record)} field(s) but the header has {len(header)}; "
-                    "quote any field that holds a comma, a quote or a line break"
-                )
-            rows.append((f"{path}:{start}", dict(zip(header, record, strict=True))))
-    except csv.Error as exc:
-        if "end of data" in str(exc):
-            raise UserError(
-                f"{path}:{ended + 1}: a quoted field starting on this line is never closed "
-                '(an unmatched "); double any quote inside a quoted field ("")'
-            ) from None
-        raise UserError(
-            f"{path}:{reader.line_num}: not valid CSV ({exc}); a quoted field must end at its "
-            'closing quote, and a quote inside it is written twice ("")'
-        ) from None
-    return rows
-
-
-def _read_parquet(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise UserError(f"{path}: not a readable parquet file ({exc})") from None
-    return [(f"{path}: row {i + 1}", row) for i, row in enumerate(table.to_pylist())]
-
-
-def read_rows(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
-    """(where, row) for every row of a .jsonl/.csv/.parquet file; ``where`` names file and line."""
-    path = Path(path)
-    suffix = _format(path, "input")
-    if not path.is_file():
-        raise UserError(f"input {path} does not exist")
-    reader = {".jsonl": _read_jsonl, ".csv": _read_csv, ".parquet": _read_parquet}[suffix]
-    rows = reader(path)
-    if not rows:
-        raise UserError(f"{path} is empty: no rows to score")
-    return rows
-
-
+# --- checking the rows ---------------------------------------------------------------------
 def _kind(value: Any) -> str:
     """What a non-text value is, for an error message: ``a number (42)``, ``bytes``, ``a list``."""
     if isinstance(value, bool):
@@ -209,8 +98,6 @@ def _text(row: dict[str, Any], field: str, where: str, flag: str) -> str:
 
 
 def _check_optional(row: dict[str, Any], args, where: str) -> None:
-    from falsereject.scoring import parse_category, parse_prompt_label
-
     try:
         parse_category(row.get(args.category_field))
         parse_prompt_label(row.get(args.prompt_label_field))
@@ -220,11 +107,7 @@ def _check_optional(row: dict[str, Any], args, where: str) -> None:
         ) from None
 
 
-# --- writing -----------------------------------------------------------------------------------
-def _jsonable(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else str(value)
-
-
+# --- the output ------------------------------------------------------------------------------
 def check_writable(path: str | Path, what: str, example: str) -> Path:
     """``path`` if a file can be written there (its folder may not exist yet); else a UserError
     naming it (``example``: a file name to suggest when ``path`` is a folder). Checked before
@@ -244,61 +127,10 @@ def check_writable(path: str | Path, what: str, example: str) -> Path:
     return path
 
 
-def _write_atomically(path: Path, what: str, write) -> None:
-    """``write(tmp)`` then move ``tmp`` onto ``path``; on any failure no ``tmp`` is left behind,
-    and an OS error (permission, full disk, a folder in the way) is one UserError naming ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise UserError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-
-
-def write_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    """Write ``rows`` as .jsonl/.csv/.parquet (by suffix), atomically."""
-    path = Path(path)
-    suffix = _format(path, "output")
-    _write_atomically(path, "output", lambda tmp: _write_rows(tmp, suffix, rows))
-
-
-def _write_rows(tmp: Path, suffix: str, rows: list[dict[str, Any]]) -> None:
-    if suffix == ".jsonl":
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-    elif suffix == ".csv":
-        fields = list(dict.fromkeys(k for row in rows for k in row))
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow(
-                    {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()}
-                )
-    else:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            table = pa.Table.from_pylist(rows)
-        except (pa.ArrowException, TypeError):
-            table = pa.Table.from_pylist([{k: _jsonable(v) for k, v in row.items()} for row in rows])
-        pq.write_table(table, tmp)
-
-
 # --- the command -------------------------------------------------------------------------------
 def run(args) -> int:
-    from falsereject.evaluation.harness import show_retries
-    from falsereject.judge import get_judge
-    from falsereject.scoring import score
-
     check_writable(args.output, "output", "judged.jsonl")
-    _format(Path(args.output), "output")
+    row_format(args.output, "output")
     if args.report:
         check_writable(args.report, "report", "report.json")
         for other, flag in ((args.output, "--output"), (args.input, "--input")):
@@ -306,7 +138,9 @@ def run(args) -> int:
                 raise UserError(
                     f"--report {args.report} is also the {flag} file; give the report its own name"
                 )
-    rows = read_rows(args.input)
+    rows = read_located_rows(args.input)
+    if not rows:
+        raise UserError(f"{args.input} is empty: no rows to score")
     prompts, responses = [], []
     for where, row in rows:
         responses.append(_text(row, args.response_field, where, "--response-field"))
@@ -367,7 +201,5 @@ def run(args) -> int:
     text = json.dumps(report, indent=2, ensure_ascii=False)
     print(text)
     if args.report:
-        _write_atomically(
-            Path(args.report), "report", lambda tmp: tmp.write_text(text + "\n", encoding="utf-8")
-        )
+        write_atomic(args.report, text + "\n", "report")
     return 0

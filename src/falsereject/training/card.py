@@ -12,7 +12,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from falsereject.dataset import render_card
 from falsereject.errors import UserError
+from falsereject.files import is_hub_id
 
 HYPERPARAMETERS = (
     "learning_rate",
@@ -130,8 +132,9 @@ def front_matter(*, base_model: str | None, is_adapter: bool, datasets: list[str
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def _is_hub_id(path: str) -> bool:
-    return path.count("/") == 1 and not Path(path).exists() and not path.startswith((".", "/"))
+def _on_hub(path: str) -> bool:
+    """A Hub id with no local folder of that name (a local path wins)."""
+    return is_hub_id(path) and not Path(path).exists()
 
 
 def render_model_card(
@@ -149,14 +152,12 @@ def render_model_card(
     eval_results: str = "",
 ) -> str:
     """The card's Markdown (with YAML front matter). ``mixture`` is ``BuiltMixture.to_dict()``."""
-    from falsereject.dataset import render_card
-
     sources = mixture["sources"]
-    hub_datasets = list(dict.fromkeys(s["path"] for s in sources if _is_hub_id(s["path"])))
+    hub_datasets = list(dict.fromkeys(s["path"] for s in sources if _on_hub(s["path"])))
     return render_card(
         "model_card.md.j2",
         front_matter=front_matter(
-            base_model=base_model if _is_hub_id(base_model) else None,
+            base_model=base_model if _on_hub(base_model) else None,
             is_adapter=is_adapter,
             datasets=hub_datasets,
         ),

@@ -24,18 +24,23 @@ turns), or ``prompt_column`` + ``response_column`` (one user turn, one assistant
 guessed: ``messages``, ``conversations``, ``<config>_response`` + ``prompt``, or
 ``prompt`` + ``response``/``completion``. ``path: falsereject-sample`` is the curated sample
 shipped in the package (:data:`falsereject.dataset.SAMPLE_DIR`).
+
+TRL's own ``DatasetMixtureConfig``/``get_dataset`` (trl 1.16) is not used: it cannot pin a
+``revision``, its ``fraction`` is a share of the whole mixture filled with each dataset's
+*first* rows, and it neither takes exact row counts nor turns columns into ``messages``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from falsereject.config import from_dict
+from falsereject.dataset import SAMPLE_DIR, read_manifest
 from falsereject.errors import UserError
+from falsereject.files import is_hub_id
 
 SAMPLE_ALIAS = "falsereject-sample"
 ROLE_ALIASES = {
@@ -148,8 +153,6 @@ def parse_mixture(data: dict[str, Any] | Mixture, *, where: str = "dataset_mixtu
 
 def resolve_path(path: str) -> str:
     if path == SAMPLE_ALIAS:
-        from falsereject.dataset import SAMPLE_DIR
-
         if not SAMPLE_DIR.is_dir():
             raise UserError(
                 f"the shipped sample folder {SAMPLE_DIR} is missing: run `python -m falsereject.sample`"
@@ -160,12 +163,9 @@ def resolve_path(path: str) -> str:
 
 def _version(path: str, revision: str | None) -> str | None:
     """A local folder's manifest version (+ content hash), or a Hub dataset's commit when reachable."""
-    local = Path(path)
-    if local.is_dir():
-        manifest = local / "manifest.json"
-        if manifest.is_file():
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-            version, digest = data.get("version"), (data.get("content_hash") or "")[:12]
+    if Path(path).is_dir():
+        if manifest := read_manifest(path):
+            version, digest = manifest.get("version"), (manifest.get("content_hash") or "")[:12]
             return f"{version} (content {digest})" if digest else version
         return None
     if os.environ.get("HF_HUB_OFFLINE") == "1":
@@ -182,7 +182,7 @@ def _load(source: Source, where: str):
     import datasets
 
     path = resolve_path(source.path)
-    if not Path(path).exists() and (Path(path).is_absolute() or path.startswith(".") or path.count("/") != 1):
+    if not Path(path).exists() and not is_hub_id(path):
         raise UserError(
             f"{where}: path {source.path!r} is neither a folder nor a Hub id of the form ORG/NAME"
         )

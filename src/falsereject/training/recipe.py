@@ -17,6 +17,8 @@ from typing import Any
 import trl
 import yaml
 
+from falsereject.config import read_yaml
+from falsereject.embedded import UPSTREAM, embedded_model_dir
 from falsereject.errors import UserError
 from falsereject.training.mixture import Mixture, Source, parse_mixture
 
@@ -69,8 +71,6 @@ def check_config_keys(path: str | os.PathLike, classes) -> None:
     import dataclasses
     import difflib
 
-    from falsereject.config import read_yaml
-
     data = read_yaml(path)
     known = {f.name for cls in classes for f in dataclasses.fields(cls)} | {"env"}
     unknown = sorted(set(data) - known)
@@ -88,8 +88,6 @@ def resolve_model(name_or_path: str | None) -> tuple[str, str, str | None]:
     if not name_or_path:
         raise UserError("model_name_or_path is not set: give a Hub id, a local folder, or `embedded`")
     if name_or_path == EMBEDDED:
-        from falsereject.embedded import UPSTREAM, embedded_model_dir
-
         note = (
             f"the weights are {UPSTREAM}'s Q4_K_M GGUF, dequantised to float32 by transformers "
             "(the `embedded` model of the falsereject package), not the original bf16 release"
