@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from falsereject import __version__
-from falsereject.dataset import SAMPLE_DIR, make_row, read_jsonl, render_card, write_dataset_folder
+from falsereject.dataset import SAMPLE_DIR, make_row, render_card, write_dataset_folder
+from falsereject.files import read_jsonl
 from falsereject.taxonomy import CATEGORIES
 
 SOURCES = Path(__file__).parent / "data" / "sources"

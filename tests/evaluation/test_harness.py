@@ -11,10 +11,10 @@ from fault_proxy import FaultProxy
 from tqdm import tqdm
 
 from falsereject.cli import main
-from falsereject.dataset import read_jsonl
 from falsereject.errors import TransientError
 from falsereject.evaluation import harness
 from falsereject.evaluation.harness import EvalConfig, run_eval
+from falsereject.files import read_jsonl
 from falsereject.judge.base import LABELS
 from falsereject.llm import BackendConfig, build_backend
 from falsereject.llm.base import Generation, Messages

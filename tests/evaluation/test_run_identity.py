@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from falsereject.cli import main
-from falsereject.dataset import read_jsonl
 from falsereject.errors import UserError
 from falsereject.evaluation.run_identity import RunLock, gen_key
+from falsereject.files import read_jsonl
 
 
 def _eval(capsys, *argv: str) -> tuple[int, str, str]:

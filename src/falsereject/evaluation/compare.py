@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from falsereject.dataset import read_jsonl
 from falsereject.errors import UserError
 from falsereject.evaluation.report import fmt, md_text, plain_text
+from falsereject.files import read_jsonl
 from falsereject.judge.base import FULL, PARTIAL, REFUSAL
 from falsereject.taxonomy import CATEGORIES
 

@@ -41,7 +41,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from falsereject import __version__
-from falsereject.dataset import iter_jsonl_append, load_rows, read_jsonl, repair_jsonl_tail
+from falsereject.dataset import load_rows
 from falsereject.embedded import MODEL_NAME, UPSTREAM
 from falsereject.errors import BackendError, UserError
 from falsereject.evaluation.run_identity import (
@@ -54,7 +54,7 @@ from falsereject.evaluation.run_identity import (
     run_identity,
     without_credentials,
 )
-from falsereject.files import json_sha256
+from falsereject.files import append_jsonl, json_sha256, read_jsonl, repair_jsonl_tail
 from falsereject.judge import DEFAULT_JUDGE
 from falsereject.llm import Backend, BackendConfig, RetryEvent, build_backend
 from falsereject.scoring import parse_prompt_label
@@ -207,7 +207,7 @@ def _generate(backend, rows, out: Path, params: dict[str, Any]) -> dict[str, dic
             "prompt_tokens": gen.prompt_tokens,
             "completion_tokens": gen.completion_tokens,
         }
-        iter_jsonl_append(path, [rec])
+        append_jsonl(path, [rec])
         done[rec["key"]] = rec
         bar.update(1)
 
