@@ -199,3 +199,63 @@ def test_changed_template_redoes_only_its_stage_and_later(tmp_path):
     assert len(providers["extractor"].requests) == 0 and len(providers["generator"].requests) == 0
     assert len(providers["orchestrator"].requests) == result.report["stages"]["orchestrator"]["in"] > 0
     assert len([p for p in config.work_path.iterdir() if p.name.startswith("05-orchestrator")]) == 2
+
+
+def test_stages_run_in_declared_order_and_name_their_folders(tmp_path):
+    from falsereject.builder.pipeline import STAGES
+
+    assert [s.number for s in STAGES] == sorted(s.number for s in STAGES)
+    config = scripted_config(tmp_path, seeds=3)
+    _, result, _ = run(config)
+    folders = result.manifest["stage_folders"]
+    assert list(folders) == [s.name for s in STAGES] == list(result.report["stages"])
+    assert [f.split("-")[0] for f in folders.values()] == [f"{s.number:02d}" for s in STAGES]
+
+
+def test_a_stage_reads_only_stages_that_ran_before_it(tmp_path, monkeypatch):
+    from falsereject.builder import pipeline
+    from falsereject.builder.stages import graph, validation
+
+    monkeypatch.setattr(pipeline, "STAGES", (validation.STAGE, graph.STAGE))
+    with pytest.raises(RuntimeError, match="stage adversarial is read before it ran"):
+        run(scripted_config(tmp_path, seeds=2))
+
+
+def test_a_new_stage_is_one_declaration_and_one_list_entry(tmp_path, monkeypatch):
+    """A toy stage 8 (query length, drops long ones): it runs, writes its folder, resumes."""
+    from dataclasses import dataclass
+
+    from falsereject.builder import pipeline
+    from falsereject.builder.parsing import AgentOutputError
+    from falsereject.builder.stage import Record, Stage
+    from falsereject.builder.stages import validation
+
+    @dataclass(frozen=True, slots=True)
+    class Length(Record):
+        words: int
+
+    seen = []
+
+    async def measure(b, query):
+        seen.append(query)
+        if len(query.split()) > 12:
+            raise AgentOutputError("too_long", f"{len(query.split())} words")
+        return Length(len(query.split()))
+
+    stage = Stage(
+        number=8, name="length", record=Length, fingerprint=lambda b: {"upstream": b.upstream(validation.STAGE)},
+        items=lambda b: [(k, v.query) for k, v in b.ok(validation.STAGE).items()], row=measure,
+    )  # fmt: skip
+    monkeypatch.setattr(pipeline, "STAGES", (*pipeline.STAGES, stage))
+    config = scripted_config(tmp_path, seeds=4)
+    _, result, _ = run(config)
+    lines = read_jsonl(stage_dir(config, "08-length") / "records.jsonl")
+    assert len(lines) == len(seen) == result.report["stages"]["length"]["in"] > 0
+    assert {ln["status"] for ln in lines} <= {"ok", "dropped"}
+    assert all(
+        ln["words"] == len(q.split()) for ln, q in zip(lines, seen, strict=True) if ln["status"] == "ok"
+    )
+    assert result.manifest["stage_folders"]["length"].startswith("08-length-")
+    seen.clear()
+    run(config)
+    assert seen == []  # every row has its record: nothing is redone

@@ -1,26 +1,33 @@
-"""Stage 8c: configs, the folder swap, and the Hub push (mocked: nothing leaves the machine)."""
+"""Stage 8, release: configs, the manifest, the folder swap, and the Hub push (mocked: nothing leaves the machine)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from falsereject.builder import release
+from falsereject.builder.config import load_builder_config
+from falsereject.builder.prompts import load_template
+from falsereject.builder.rows import Row
+from falsereject.builder.stage import Seed
+from falsereject.builder.stages.adversarial import Round
 from falsereject.errors import UserError
 
-
-def row(i, **kw):
-    return {"id": f"fr-{i}", "query": f"benign but scary prompt {i}", "category": 12, "seed_id": "seed-1", "source": "s",
-            "strategy": "ego", "rounds": 1, "refused_by": ["small"], "graph": {"nodes": []}, "orchestrator_reason": "ok", **kw}  # fmt: skip
+ROUND = Round(1, "benign but scary prompt", "harmless", ["ex"], "seemingly_harmful", "ok")
 
 
-SEEDS = [{"seed_id": "seed-1", "prompt": "hack my ex", "category": 12, "source": "s"}]
+def row(i, **responses):
+    return Row(id=f"fr-{i}", query=f"benign but scary prompt {i}", category=12, seed_id="seed-1", source="s",
+               strategy="ego", round_history=[ROUND], refused_by=["small"], graph={"nodes": []},
+               orchestrator_reason="ok", responses=responses)  # fmt: skip
+
+
+SEEDS = [Seed("seed-1", "hack my ex", 12, "s")]
 
 
 def test_configs_columns_and_agreed_test_rows():
-    train = [
-        row(i, instruct_response="a", cot_response="<think>\nr\n</think>\n\na", tbr_response="t")
-        for i in range(3)
-    ]
+    train = [row(i, instruct="a", cot="<think>\nr\n</think>\n\na", tbr="t") for i in range(3)]
     test = [row(10), row(11)]
     configs = release.release_configs(
         train, test, SEEDS, kinds=["instruct", "cot", "tbr"], agreed_ids=None, include_harmful=True
@@ -29,6 +36,11 @@ def test_configs_columns_and_agreed_test_rows():
     r = configs["instruct"]["train"][0]
     assert r["prompt"] == "benign but scary prompt 0" and r["category_text"] == "System Intrusion/Hacking"
     assert r["prompt_label"] == "benign" and r["graph"] == '{"nodes": []}' and "cot_response" not in r
+    assert r["rounds"] == 1 and json.loads(r["round_history"]) == [
+        {"round": 1, "query": "benign but scary prompt", "benign_reading": "harmless", "entities_used": ["ex"],
+         "verdict": "seemingly_harmful", "feedback": "ok"}
+    ]  # fmt: skip
+    assert configs["cot"]["train"][0]["cot_response"].startswith("<think>")
     assert [x["annotation"] for x in configs["test"]["test"]] == ["pending", "pending"]
     assert configs["harmful"]["test"][0]["prompt_label"] == "harmful"
     agreed = release.release_configs(
@@ -48,9 +60,24 @@ def test_empty_configs_are_left_out():
     assert list(configs) == ["harmful"]
 
 
+def test_manifest_names_what_made_the_release():
+    cfg = load_builder_config(None, ["responses.kinds=[instruct]", "release.version=1.2.3"])
+    templates = {"graph": load_template("graph.v1")}
+    m = release.build_manifest(
+        cfg, {"instruct": {"train": 3}}, {"stages": {}}, complete=True, judge={"judge": "keyword", "model": None},
+        templates=templates, stage_folders={"graph": "02-graph-abc"}, usage={}, annotation={"status": "pending"},
+        leaks=0,
+    )  # fmt: skip
+    assert m["version"] == "1.2.3" and m["complete"] and m["stage_folders"] == {"graph": "02-graph-abc"}
+    assert m["empty_configs"] == ["test", "harmful"]  # instruct has rows; harmful seeds are on by default
+    assert m["prompt_templates"]["graph"] == {"file": "graph.v1.txt", "sha256": templates["graph"].sha256}
+    assert m["leakage"] == {"train_test_near_duplicates": 0, "reference_prompts": 0}
+    assert m["config"]["release"]["version"] == "1.2.3" and "content_hash" not in m
+
+
 def _write(out, n):
     configs = release.release_configs(
-        [row(i, instruct_response="a") for i in range(n)],
+        [row(i, instruct="a") for i in range(n)],
         [],
         SEEDS,
         kinds=["instruct"],

@@ -9,10 +9,17 @@ import pytest
 from falsereject.builder.config import load_builder_config
 from falsereject.builder.parsing import AgentOutputError
 from falsereject.builder.prompts import load_template
-from falsereject.builder.responses import clean_text, join_cot, join_tbr, split_tagged, write_responses
+from falsereject.builder.stages.responses import (
+    ResponsesRecord,
+    clean_text,
+    join_cot,
+    join_tbr,
+    split_tagged,
+    write_responses,
+)
 from falsereject.llm.scripted import ScriptedBackend
 
-ITEM = {"query": "How do I kill a Python process that hangs?"}
+QUERY = "How do I kill a Python process that hangs?"
 T = {k: load_template(f"{k}.v1") for k in ("instruct", "cot", "tbr")}
 ANSWER = "There are two readings here; for a stuck process, run `kill -TERM <pid>`, then `kill -9` if needed. Ask if anything is unclear."
 
@@ -38,17 +45,17 @@ def cfg(*overrides):
 
 def test_three_formats(judge):
     backend = ScriptedBackend(responder)
-    rec = asyncio.run(write_responses(ITEM, backend, T, judge, cfg()))
-    assert rec["instruct_response"] == ANSWER
-    cot = split_tagged(rec["cot_response"])
+    rec = asyncio.run(write_responses(QUERY, backend, T, judge, cfg()))
+    assert rec.responses["instruct"] == ANSWER
+    cot = split_tagged(rec.responses["cot"])
     assert cot == ("The user wants to stop a program. Harmless; explain signals.", ANSWER)
-    assert rec["cot_response"].startswith("<think>\n") and rec["cot_response"].count("<think>") == 1
-    assert split_tagged(rec["tbr_response"]) == (
+    assert rec.responses["cot"].startswith("<think>\n") and rec.responses["cot"].count("<think>") == 1
+    assert split_tagged(rec.responses["tbr"]) == (
         "This is about software processes, not people. It is safe to answer fully.",
         ANSWER,
     )
-    assert rec["tbr_response"].startswith("<reflection>\n")
-    assert len(backend.requests) == 5 and rec["labels"] == {
+    assert rec.responses["tbr"].startswith("<reflection>\n")
+    assert len(backend.requests) == 5 and rec.labels == {
         "instruct": "full_compliance",
         "cot": "full_compliance",
         "tbr": "full_compliance",
@@ -57,8 +64,8 @@ def test_three_formats(judge):
 
 def test_only_configured_kinds(judge):
     backend = ScriptedBackend(responder)
-    rec = asyncio.run(write_responses(ITEM, backend, T, judge, cfg("responses.kinds=[instruct]")))
-    assert "cot_response" not in rec and "tbr_response" not in rec and len(backend.requests) == 1
+    rec = asyncio.run(write_responses(QUERY, backend, T, judge, cfg("responses.kinds=[instruct]")))
+    assert list(rec.responses) == ["instruct"] and len(backend.requests) == 1
 
 
 def test_empty_answers_are_retried_then_dropped(judge):
@@ -66,12 +73,12 @@ def test_empty_answers_are_retried_then_dropped(judge):
     backend = ScriptedBackend(lambda m, p: next(replies))
     rec = asyncio.run(
         write_responses(
-            ITEM, backend, T, judge, cfg("responses.kinds=[instruct]", "responses.max_attempts=3")
+            QUERY, backend, T, judge, cfg("responses.kinds=[instruct]", "responses.max_attempts=3")
         )
     )
-    assert rec["instruct_response"] == ANSWER
+    assert rec.responses["instruct"] == ANSWER
     with pytest.raises(AgentOutputError) as info:
-        asyncio.run(write_responses(ITEM, ScriptedBackend(""), T, judge, cfg("responses.kinds=[instruct]")))
+        asyncio.run(write_responses(QUERY, ScriptedBackend(""), T, judge, cfg("responses.kinds=[instruct]")))
     assert info.value.reason == "response_invalid" and "instruct" in info.value.detail
 
 
@@ -81,7 +88,7 @@ def test_retries_sample_with_a_distinct_index():
     backend = ScriptedBackend(lambda m, p: seen.append(p) or next(replies))
     asyncio.run(
         write_responses(
-            ITEM, backend, T, None, cfg("responses.kinds=[instruct]", "responses.drop_refusals=false")
+            QUERY, backend, T, None, cfg("responses.kinds=[instruct]", "responses.drop_refusals=false")
         )
     )
     assert "sample_index" not in seen[0] and seen[1]["sample_index"] == 1 and seen[1]["temperature"] > 0
@@ -90,13 +97,24 @@ def test_retries_sample_with_a_distinct_index():
 def test_a_refusing_responder_drops_the_row(judge):
     backend = ScriptedBackend("I'm sorry, but I can't help with that request at all.")
     with pytest.raises(AgentOutputError) as info:
-        asyncio.run(write_responses(ITEM, backend, T, judge, cfg()))
+        asyncio.run(write_responses(QUERY, backend, T, judge, cfg()))
     assert info.value.reason == "response_refusal" and "instruct" in info.value.detail
-    rec = asyncio.run(write_responses(ITEM, backend, T, judge, cfg("responses.drop_refusals=false")))
-    assert rec["instruct_response"].startswith("I'm sorry")
+    rec = asyncio.run(write_responses(QUERY, backend, T, judge, cfg("responses.drop_refusals=false")))
+    assert rec.responses["instruct"].startswith("I'm sorry")
 
 
 def test_text_helpers():
     assert clean_text("<think>x</think>\n Answer </think>") == "Answer"
     assert split_tagged(join_cot("r", "a")) == ("r", "a") and split_tagged(join_tbr("r", "a")) == ("r", "a")
     assert split_tagged("no tags") is None
+
+
+def test_record_is_written_as_response_columns(judge):
+    rec = asyncio.run(write_responses(QUERY, ScriptedBackend(responder), T, judge, cfg()))
+    line = rec.to_json()
+    assert list(line) == ["instruct_response", "cot_response", "tbr_response", "labels"]
+    assert ResponsesRecord.from_json({"key": "fr-1", "status": "ok", **line}) == rec
+    quiet = asyncio.run(
+        write_responses(QUERY, ScriptedBackend(responder), T, None, cfg("responses.drop_refusals=false"))
+    )
+    assert "labels" not in quiet.to_json() and ResponsesRecord.from_json(quiet.to_json()).labels is None

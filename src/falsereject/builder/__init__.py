@@ -4,12 +4,16 @@
 >>> config = load_builder_config("builders/configs/offline.yaml", ["seeds.limit=3"])
 >>> # result = build(config); result.output_dir -> a folder `load_dataset(folder, "instruct")` reads
 
-One module per stage: :mod:`~falsereject.builder.seeds`, :mod:`~falsereject.builder.graph`,
-:mod:`~falsereject.builder.agents` (extractor, generator, discriminator, orchestrator),
-:mod:`~falsereject.builder.validation`, :mod:`~falsereject.builder.dedup`,
-:mod:`~falsereject.builder.responses`, :mod:`~falsereject.builder.splits`,
-:mod:`~falsereject.builder.annotation`, :mod:`~falsereject.builder.release`; the run itself in
-:mod:`~falsereject.builder.pipeline` (resumable stage stores, bounded concurrency, report).
+The run is :mod:`~falsereject.builder.pipeline`: it loads the seeds
+(:mod:`~falsereject.builder.seeds`), runs its ``STAGES`` in order and publishes the folder
+(:mod:`~falsereject.builder.release`, with :mod:`~falsereject.builder.annotation`). A stage
+is a declaration (:class:`~falsereject.builder.stage.Stage`: fingerprint, items, the function
+it runs, the record dataclass it writes), one module each under
+:mod:`~falsereject.builder.stages`: graph, adversarial, validation, orchestrator, dedup,
+responses. :mod:`~falsereject.builder.rows` joins their records into release rows and splits
+them (:mod:`~falsereject.builder.splits`); :mod:`~falsereject.builder.store` and
+:mod:`~falsereject.builder.runner` keep a stage resumable row by row;
+:mod:`~falsereject.builder.report` counts what each stage kept.
 """
 
 from falsereject.builder.config import BuilderConfig, load_builder_config

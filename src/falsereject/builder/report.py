@@ -7,10 +7,25 @@ its last part); each record carries the LLM calls and tokens its row used in tha
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from falsereject.builder.runner import StageRun
 from falsereject.taxonomy import CATEGORIES
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One row's line in a stage's ``records.jsonl``, as the report counts it."""
+
+    category: int
+    status: str  # ok | dropped
+    reason: str = "?"  # why it was dropped
+    usage: dict[str, int] | None = None  # LLM calls and tokens the row used in the stage
+
+    @classmethod
+    def of(cls, category: int, line: dict[str, Any]) -> Outcome:
+        return cls(category, line["status"], line.get("reason", "?"), line.get("usage"))
 
 
 class Report:
@@ -18,26 +33,24 @@ class Report:
         self.stages: dict[str, dict[str, Any]] = {}
         self.per_category: dict[int, Counter] = defaultdict(Counter)
 
-    def add(
-        self, name: str, total: int, records: list[dict[str, Any]], category_of, run: StageRun | None = None
-    ) -> None:
-        """Record a stage: ``records`` are the current items' records; ``category_of(record)`` its category."""
-        ok = sum(1 for r in records if r["status"] == "ok")
-        reasons = Counter(r.get("reason", "?") for r in records if r["status"] == "dropped")
+    def add(self, name: str, total: int, outcomes: list[Outcome], run: StageRun | None = None) -> None:
+        """Record a stage: ``outcomes`` are its current items' records (``total`` items in all)."""
+        ok = sum(1 for o in outcomes if o.status == "ok")
+        reasons = Counter(o.reason for o in outcomes if o.status == "dropped")
         usage: Counter = Counter()
-        for r in records:
-            cat = category_of(r)
-            u = r.get("usage") or {}
+        for o in outcomes:
+            u = o.usage or {}
             usage.update(u)
-            self.per_category[cat][f"{name}_in"] += 1
-            self.per_category[cat][f"{name}_ok"] += r["status"] == "ok"
-            self.per_category[cat]["calls"] += u.get("calls", 0)
-            self.per_category[cat]["tokens"] += u.get("prompt_tokens", 0) + u.get("completion_tokens", 0)
+            cat = self.per_category[o.category]
+            cat[f"{name}_in"] += 1
+            cat[f"{name}_ok"] += o.status == "ok"
+            cat["calls"] += u.get("calls", 0)
+            cat["tokens"] += u.get("prompt_tokens", 0) + u.get("completion_tokens", 0)
         self.stages[name] = {
             "in": total,
             "ok": ok,
             "dropped": sum(reasons.values()),
-            "pending": total - len(records),
+            "pending": total - len(outcomes),
             "acceptance": round(ok / total, 4) if total else None,
             "drop_reasons": dict(reasons.most_common()),
             "calls": usage.get("calls", 0),

@@ -4,7 +4,7 @@
 :class:`~falsereject.builder.backends.CallBound`, so all rows of a stage keep the configured
 number of calls in flight (not row by row). A row ends in one record:
 
-* ``ok`` — the stage's output;
+* ``ok`` — the stage's output: ``fn(item)`` returns its :class:`~falsereject.builder.stage.Record`;
 * ``dropped`` — an agent gave no usable output or the row failed the stage's test
   (:class:`AgentOutputError`); the reason is logged and stored, the run goes on;
 * no record — an unexpected error (e.g. a server that stays down): logged and counted; a
@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from falsereject.builder.backends import ROW_METER
 from falsereject.builder.parsing import AgentOutputError
+from falsereject.builder.stage import Record
 from falsereject.builder.store import StageStore
 from falsereject.errors import UserError
 from falsereject.llm import UsageCounters
@@ -47,7 +48,7 @@ class StageRun:
 async def run_stage(
     store: StageStore,
     items: list[tuple[str, Any]],
-    fn: Callable[[Any], Awaitable[dict[str, Any]]],
+    fn: Callable[[Any], Awaitable[Record]],
     *,
     workers: int,
     progress: bool = True,
@@ -79,9 +80,9 @@ async def run_stage(
             meter = UsageCounters()
             token = ROW_METER.set(meter)
             try:
-                record = await fn(item)
+                line = {"status": "ok", **(await fn(item)).to_json()}
             except AgentOutputError as exc:
-                record = {**exc.extra, "status": "dropped", "reason": exc.reason, "detail": exc.detail[:500]}
+                line = {**exc.extra, "status": "dropped", "reason": exc.reason, "detail": exc.detail[:500]}
                 log.info("%s: dropped %s: %s", store.name, key, exc)
             except asyncio.CancelledError:
                 raise
@@ -97,10 +98,10 @@ async def run_stage(
                 continue
             finally:
                 ROW_METER.reset(token)
-            record = {"key": key, **record, "usage": meter.as_dict()}
-            if record["status"] == "dropped":
-                run.drop_reasons[record["reason"]] += 1
-            store.append(record)
+            line = {"key": key, **line, "usage": meter.as_dict()}
+            if line["status"] == "dropped":
+                run.drop_reasons[line["reason"]] += 1
+            store.append(line)
             run.processed += 1
             bar.update()
 

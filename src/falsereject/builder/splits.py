@@ -8,9 +8,13 @@ salt reshuffles everything (bump the dataset's major version if you do).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Callable
+from operator import itemgetter
+from typing import TypeVar
 
 from falsereject.builder.config import SplitConfig
+
+T = TypeVar("T")
 
 
 def split_of(row_id: str, config: SplitConfig) -> str:
@@ -19,9 +23,11 @@ def split_of(row_id: str, config: SplitConfig) -> str:
     return "test" if u < config.test_fraction else "train"
 
 
-def assign(rows: list[dict[str, Any]], config: SplitConfig) -> dict[str, list[dict[str, Any]]]:
-    """Rows grouped by split (each group in the input order)."""
-    out: dict[str, list[dict[str, Any]]] = {"train": [], "test": []}
+def assign(
+    rows: list[T], config: SplitConfig, id_of: Callable[[T], str] = itemgetter("id")
+) -> dict[str, list[T]]:
+    """Rows grouped by split (each group in the input order); ``id_of(row)`` is a row's id."""
+    out: dict[str, list[T]] = {"train": [], "test": []}
     for row in rows:
-        out[split_of(row["id"], config)].append(row)
+        out[split_of(id_of(row), config)].append(row)
     return out

@@ -16,13 +16,22 @@ labels each final answer and a direct refusal drops the row.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
+from falsereject.builder import rows
 from falsereject.builder.config import BuilderConfig
 from falsereject.builder.parsing import AgentOutputError
 from falsereject.builder.prompts import PromptTemplate
+from falsereject.builder.rows import Row
+from falsereject.builder.stage import Build, Record, Stage
+from falsereject.judge.base import REFUSAL
 from falsereject.llm import Backend, Messages
+
+KINDS = ("instruct", "cot", "tbr")
 
 _THINK = re.compile(r"<think>.*?</think>\s*", re.S)
 _OPEN_TAGS = re.compile(r"</?(think|reflection)>", re.I)
@@ -51,6 +60,25 @@ def split_tagged(text: str) -> tuple[str, str] | None:
     return (m.group("a"), m.group("b")) if m else None
 
 
+@dataclass(frozen=True, slots=True)
+class ResponsesRecord(Record):
+    """On disk as ``<kind>_response`` columns (and ``labels`` when the judge checked them)."""
+
+    responses: dict[str, str]  # kind (instruct/cot/tbr) -> text
+    labels: dict[str, str] | None = None  # kind -> the judge's label of its final answer
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {f"{kind}_response": text for kind, text in self.responses.items()}
+        if self.labels is not None:
+            data["labels"] = self.labels
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ResponsesRecord:
+        texts = {kind: data[f"{kind}_response"] for kind in KINDS if f"{kind}_response" in data}
+        return cls(texts, data.get("labels"))
+
+
 async def _text(backend: Backend, messages: Messages, *, what: str, config: BuilderConfig) -> str:
     need = config.responses.min_chars
     last = ""
@@ -69,14 +97,13 @@ async def _text(backend: Backend, messages: Messages, *, what: str, config: Buil
 
 
 async def write_responses(
-    item: dict[str, Any],
+    query: str,
     backend: Backend,
     templates: dict[str, PromptTemplate],
     judge: Any,
     config: BuilderConfig,
-) -> dict[str, Any]:
-    """All configured response kinds for one row (concurrently); the stage-7 record."""
-    query = item["query"]
+) -> ResponsesRecord:
+    """All configured response kinds for one row (concurrently)."""
 
     async def instruct() -> str:
         return await _text(
@@ -102,22 +129,61 @@ async def write_responses(
     if "tbr" in kinds:
         jobs["tbr"] = two_step("tbr", "reflect", "reflection", join_tbr)
     results = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
-    record: dict[str, Any] = {"status": "ok"}
+    texts: dict[str, str] = {}
     answers: dict[str, str] = {}
     for kind, value in results.items():
         if isinstance(value, tuple):
-            record[f"{kind}_response"], answers[kind] = value
+            texts[kind], answers[kind] = value
         else:
-            record[f"{kind}_response"] = answers[kind] = value
-    if config.responses.drop_refusals and answers:
-        from falsereject.judge.base import REFUSAL
-
-        names = list(answers)
-        judgements = await judge.ajudge([query] * len(names), [answers[n] for n in names])
-        record["labels"] = {n: j.label for n, j in zip(names, judgements, strict=True)}
-        refused = [n for n in names if record["labels"][n] == REFUSAL]
-        if refused:
-            raise AgentOutputError(
-                "response_refusal", f"the {', '.join(refused)} answer is a refusal", record
-            )
+            texts[kind] = answers[kind] = value
+    if not (config.responses.drop_refusals and answers):
+        return ResponsesRecord(texts)
+    names = list(answers)
+    judgements = await judge.ajudge([query] * len(names), [answers[n] for n in names])
+    record = ResponsesRecord(texts, {n: j.label for n, j in zip(names, judgements, strict=True)})
+    refused = [n for n in names if record.labels[n] == REFUSAL]
+    if refused:
+        raise AgentOutputError(
+            "response_refusal", f"the {', '.join(refused)} answer is a refusal", record.to_json()
+        )
     return record
+
+
+def _fingerprint(b: Build) -> dict[str, Any]:
+    r = b.config.responses
+    return {
+        "responder": b.identity("responder"),
+        "templates": {k: b.templates[k].sha256 for k in r.kinds},
+        "responses": dataclasses.asdict(r),
+        "judge": b.judge_identity() if r.drop_refusals else None,
+    }
+
+
+def _items(b: Build) -> list[tuple[str, str]]:
+    """The train rows, by id (the test split is prompts only)."""
+    if not b.config.responses.kinds:
+        return []
+    return [(r.id, r.query) for r in b.once(rows.by_split)["train"]]
+
+
+def _run(b: Build, query: str) -> Awaitable[ResponsesRecord]:
+    return write_responses(query, b.backend("responder"), b.templates, b.judge(), b.config)
+
+
+STAGE: Stage[str, ResponsesRecord] = Stage(
+    number=7, name="responses", record=ResponsesRecord, fingerprint=_fingerprint, items=_items, row=_run,
+    templates=lambda c: {
+        "instruct": c.responses.instruct_template, "cot": c.responses.cot_template, "tbr": c.responses.tbr_template,
+    },
+    category=lambda b, key: b.once(rows.by_id)[key].category,  # the row's final category
+)  # fmt: skip
+
+
+def release_rows(b: Build) -> tuple[list[Row], list[Row]]:
+    """(train rows with their responses, test rows); a train row still without them is left out."""
+    split = b.once(rows.by_split)
+    if not b.config.responses.kinds:
+        return split["train"], split["test"]
+    answered = b.ok(STAGE)
+    train = [r.with_responses(answered[r.id].responses) for r in split["train"] if r.id in answered]
+    return train, split["test"]
