@@ -245,9 +245,3 @@ def load_rows(
             "id (replies and labels are matched to prompts by it): fix the ids or drop the repeated rows"
         )
     return rows, info
-
-
-# TEMPORARY: these moved to falsereject.files (``iter_jsonl_append`` is now ``append_jsonl``);
-# the names stay here only until their importers outside this change import them from there.
-from falsereject.files import append_jsonl as iter_jsonl_append  # noqa: E402, F401, I001
-from falsereject.files import read_jsonl, repair_jsonl_tail  # noqa: E402, F401

@@ -13,7 +13,7 @@ from pathlib import Path
 from datasets import get_dataset_config_names, load_dataset
 
 from falsereject.builder import Pipeline, load_builder_config, simulate
-from falsereject.dataset import read_jsonl
+from falsereject.files import read_jsonl
 from falsereject.llm.scripted import ScriptedBackend
 
 ROOT = Path(__file__).resolve().parents[2]

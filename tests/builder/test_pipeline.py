@@ -10,8 +10,8 @@ from datasets import load_dataset
 from builder.scripted_build import PrefixJudge, scripted_config
 from falsereject.builder import Pipeline
 from falsereject.builder.simulate import scripted_providers
-from falsereject.dataset import read_jsonl
 from falsereject.errors import UserError
+from falsereject.files import read_jsonl
 from falsereject.llm.scripted import ScriptedBackend
 
 STAGES = ("02-graph", "03-adversarial", "04-validation", "05-orchestrator", "06-dedup", "07-responses")

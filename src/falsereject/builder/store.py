@@ -7,7 +7,7 @@ One line per finished row (``ok`` or ``dropped`` with a reason), written and flu
 row finishes. After a kill (even SIGKILL mid-write) a restart:
 
 * cuts a torn last line off (so the next append starts on a clean line; the same
-  :func:`falsereject.dataset.repair_jsonl_tail` that eval's ``generations.jsonl`` uses),
+  :func:`falsereject.files.repair_jsonl_tail` that eval's ``generations.jsonl`` uses),
 * keeps the *first* record of any key (a key is never processed twice),
 * processes only the keys with no record.
 
@@ -21,9 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from falsereject.dataset import repair_jsonl_tail
 from falsereject.errors import UserError
-from falsereject.files import json_sha256
+from falsereject.files import json_sha256, repair_jsonl_tail
 
 
 def fingerprint_hash(fingerprint: dict[str, Any]) -> str:

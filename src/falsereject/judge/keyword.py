@@ -662,7 +662,9 @@ def read(response: str, prompt: str = "") -> Reading:
             typed, help_, density = _read_all(t, prompt.lower(), None, opening, strict=True)
             help_ += code_blocks * CODE_BONUS
         else:
-            borderline = help_ < 2 * PARTIAL_MIN_CHARS and any(k not in (CONTENT, NEUTRAL) for k, _, _ in typed)
+            borderline = help_ < 2 * PARTIAL_MIN_CHARS and any(
+                k not in (CONTENT, NEUTRAL) for k, _, _ in typed
+            )
             if signal is None and borderline:
                 typed, help_, _ = _read_all(t, "", 2 * PARTIAL_MIN_CHARS, opening)
             help_ += bonus
