@@ -18,13 +18,13 @@ def _raw(model_dir, **kw) -> TransformersBackend:
 def _count_generate_calls(backend: TransformersBackend, monkeypatch) -> list[int]:
     backend.load()
     sizes: list[int] = []
-    original = backend._model.generate
+    original = backend.local.model.generate
 
     def spy(*args, **kwargs):
         sizes.append(kwargs["input_ids"].shape[0])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(backend._model, "generate", spy)
+    monkeypatch.setattr(backend.local.model, "generate", spy)
     return sizes
 
 

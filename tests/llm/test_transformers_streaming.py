@@ -38,13 +38,13 @@ def test_a_stream_is_the_generated_text_in_pieces(raw):
 def test_concurrent_streams_are_one_batch_with_the_batched_text(raw, monkeypatch):
     raw.load()
     batches = []
-    generate = raw._model.generate
+    generate = raw.local.model.generate
 
     def counting_generate(**kwargs):
         batches.append(kwargs["input_ids"].shape[0])
         return generate(**kwargs)
 
-    monkeypatch.setattr(raw._model, "generate", counting_generate)
+    monkeypatch.setattr(raw.local.model, "generate", counting_generate)
 
     async def run():
         (a, _), (b, _) = await asyncio.gather(

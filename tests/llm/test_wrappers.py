@@ -1,14 +1,24 @@
-"""The wrappers around every provider: retries are counted and shown as they happen."""
+"""The wrappers around every provider: retries shown as they happen, pass-through, a shared bound."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
 
 from falsereject.errors import BackendError, TransientError
-from falsereject.llm import BackendConfig, RetryEvent, build_backend
+from falsereject.llm import (
+    BackendConfig,
+    BackendWrapper,
+    ConcurrencyLimit,
+    LimitedBackend,
+    RetryEvent,
+    build_backend,
+)
 from falsereject.llm.base import Backend, Generation, Messages
+from falsereject.llm.scripted import ScriptedBackend
 
 
 class Flaky(Backend):
@@ -65,3 +75,70 @@ def test_no_retries_allowed_says_one_attempt():
     with pytest.raises(BackendError, match="gave up after 1 attempt: overloaded #1"):
         backend.generate([[{"role": "user", "content": "hi"}]])
     assert backend.usage.retries == 0
+
+
+class Streaming(Backend):
+    """Streams its answer in three pieces; records whether it was closed."""
+
+    provider = "streaming"
+
+    def __init__(self):
+        super().__init__("s")
+        self.closed = False
+
+    @property
+    def label(self) -> str:
+        return "streaming server (s)"
+
+    async def agenerate(self, messages: Messages, **params: Any) -> Generation:
+        return Generation(texts=["one two three"], finish_reasons=["stop"], model=self.model)
+
+    async def astream(self, messages: Messages, **params: Any):
+        for piece in ("one", " two", " three"):
+            yield piece
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def test_a_wrapper_passes_through_what_it_does_not_override():
+    inner = Streaming()
+    wrapper = BackendWrapper(inner)
+
+    async def run():
+        pieces = [p async for p in wrapper.astream([{"role": "user", "content": "hi"}])]
+        await wrapper.aclose()
+        return pieces
+
+    assert asyncio.run(run()) == ["one", " two", " three"] and inner.closed
+    assert wrapper.label == "streaming server (s)" and wrapper.usage is inner.usage
+
+
+def test_the_full_stack_answers_a_stream_whole_through_its_layers(tmp_path):
+    """Defaults apply, and the cache answers the second stream (no native stream below it)."""
+    inner = Streaming()
+    backend = build_backend(BackendConfig(provider="scripted", cache_dir=str(tmp_path)), provider=inner)
+
+    async def stream():
+        return [p async for p in backend.astream([{"role": "user", "content": "hi"}])]
+
+    assert [asyncio.run(stream()) for _ in range(2)] == [["one two three"]] * 2
+    assert backend.usage.calls == 1 and backend.usage.cache_hits == 1
+
+
+def test_one_limit_shared_by_several_backends_bounds_them_together():
+    limit = ConcurrencyLimit(3)
+    raws = [ScriptedBackend("x", latency=0.05) for _ in range(2)]
+    backends = [LimitedBackend(raw, limit) for raw in raws]
+
+    async def run():
+        await asyncio.gather(
+            *(b.agenerate([{"role": "user", "content": str(i)}]) for i in range(10) for b in backends)
+        )
+
+    start = time.perf_counter()
+    asyncio.run(run())
+    wall = time.perf_counter() - start
+    assert limit.peak == 3 and limit.calls == 20 and limit.in_flight == 0
+    assert sum(raw.max_in_flight for raw in raws) >= 3
+    assert 20 * 0.05 <= limit.busy_s <= 3 * wall + 0.01  # busy time: 20 calls of 50 ms, 3 at a time

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from falsereject.builder import release
-from falsereject.builder.backends import CallBound, RoleBackends
+from falsereject.builder.backends import RoleBackendPool
 from falsereject.builder.config import BuilderConfig
 from falsereject.builder.prompts import load_template
 from falsereject.builder.report import Outcome, Report
@@ -32,7 +32,7 @@ from falsereject.builder.stage import Build, Dropped, Seed, Stage
 from falsereject.builder.stages import adversarial, dedup, graph, orchestrator, responses, validation
 from falsereject.builder.store import StageStore, fingerprint_hash
 from falsereject.files import write_atomic
-from falsereject.llm import Backend, run_sync
+from falsereject.llm import Backend, ConcurrencyLimit, run_sync
 
 log = logging.getLogger("falsereject.builder")
 
@@ -81,8 +81,8 @@ class Pipeline:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
-        self.bound = CallBound(self.config.max_concurrency)
-        self.roles = RoleBackends(self.config, self.bound, self.providers)
+        self.bound = ConcurrencyLimit(self.config.max_concurrency)
+        self.roles = RoleBackendPool(self.config, self.bound, self.providers)
         try:
             return await self._run(start)
         finally:

@@ -1,7 +1,7 @@
 """Running one stage: every pending row in flight (up to a bound), a progress bar, records on disk.
 
 ``rows_in_flight`` workers pull rows from one queue; each row's LLM calls pass the global
-:class:`~falsereject.builder.backends.CallBound`, so all rows of a stage keep the configured
+:class:`~falsereject.llm.ConcurrencyLimit`, so all rows of a stage keep the configured
 number of calls in flight (not row by row). A row ends in one record:
 
 * ``ok`` — the stage's output: ``fn(item)`` returns its :class:`~falsereject.builder.stage.Record`;

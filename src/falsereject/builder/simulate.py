@@ -182,7 +182,7 @@ def scripted_providers(
 
     ``record=True`` keeps each provider's request log (tests); off, nothing is kept.
     """
-    big = 1 << 20  # the builder's CallBound is the limit that matters
+    big = 1 << 20  # the builder's global bound (ConcurrencyLimit) is the limit that matters
 
     def sb(fn, model: str) -> ScriptedBackend:
         backend = ScriptedBackend(fn, model=model, latency=latency, max_concurrency=big)

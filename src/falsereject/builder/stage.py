@@ -31,7 +31,7 @@ from falsereject.builder.config import BuilderConfig, backend_identity
 from falsereject.judge import get_judge
 
 if TYPE_CHECKING:
-    from falsereject.builder.backends import RoleBackends
+    from falsereject.builder.backends import RoleBackendPool
     from falsereject.builder.prompts import PromptTemplate
     from falsereject.llm import Backend
 
@@ -128,7 +128,7 @@ class Build:
     def __init__(
         self,
         config: BuilderConfig,
-        roles: RoleBackends,
+        roles: RoleBackendPool,
         templates: dict[str, PromptTemplate],
         seeds: list[Seed],
         judge: Any = None,

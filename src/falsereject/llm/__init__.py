@@ -7,24 +7,37 @@
 ``build_backend`` stacks: defaults/system prompt -> response cache -> concurrency bound ->
 retries -> provider. ``backend.usage`` counts the whole stack (``usage.retries``: attempts
 retried so far); ``backend.add_retry_listener(fn)`` calls ``fn(RetryEvent)`` at each retry.
+A layer of your own subclasses :class:`BackendWrapper` (everything it does not override passes
+through); :class:`LimitedBackend` with a shared :class:`ConcurrencyLimit` bounds several
+stacks together.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from falsereject.llm.base import Backend, Generation, Messages, RetryEvent, UsageCounters, run_sync
 from falsereject.llm.config import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, BackendConfig, BackendConfigError
 from falsereject.llm.registry import create_provider, providers, register
-from falsereject.llm.wrappers import CachedBackend, LimitedBackend, RetryingBackend, _Wrapper
+from falsereject.llm.wrappers import (
+    BackendWrapper,
+    CachedBackend,
+    ConcurrencyLimit,
+    LimitedBackend,
+    RetryingBackend,
+)
 
 __all__ = [
     "Backend",
     "BackendConfig",
     "BackendConfigError",
+    "BackendWrapper",
+    "ConcurrencyLimit",
     "Generation",
+    "LimitedBackend",
     "Messages",
     "RetryEvent",
     "UsageCounters",
@@ -38,22 +51,27 @@ __all__ = [
 ]
 
 
-class ConfiguredBackend(_Wrapper):
+class ConfiguredBackend(BackendWrapper):
     """Applies the config's default generation params and optional system prompt."""
 
     def __init__(self, inner: Backend, config: BackendConfig):
         super().__init__(inner)
         self.config = config
 
-    @property
-    def label(self) -> str:
-        return self.inner.label
-
-    async def agenerate(self, messages: Messages, **params: Any) -> Generation:
+    def _configure(self, messages: Messages, params: dict[str, Any]) -> tuple[Messages, dict[str, Any]]:
         merged = {**self.config.generation, **{k: v for k, v in params.items() if v is not None}}
         if self.config.system_prompt and messages[0].get("role") != "system":
             messages = [{"role": "system", "content": self.config.system_prompt}, *messages]
-        return await self.inner.agenerate(messages, **merged)
+        return messages, merged
+
+    async def agenerate(self, messages: Messages, **params: Any) -> Generation:
+        messages, params = self._configure(messages, params)
+        return await self.inner.agenerate(messages, **params)
+
+    async def astream(self, messages: Messages, **params: Any) -> AsyncIterator[str]:
+        messages, params = self._configure(messages, params)
+        async for piece in self.inner.astream(messages, **params):
+            yield piece
 
 
 def default_cache_dir() -> Path:

@@ -14,16 +14,14 @@ reading (timeout, client gone) has its row stopped at the next token.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from falsereject.llm.base import Messages, check_messages
-
-if TYPE_CHECKING:
-    from falsereject.llm.transformers_provider import TransformersBackend
+from falsereject.llm.base import Messages, UsageCounters, check_messages
+from falsereject.llm.batching import MicroBatcher
+from falsereject.llm.local_model import LocalModel
 
 _END = object()
 
@@ -31,7 +29,6 @@ _END = object()
 @dataclass(eq=False)
 class _Stream:
     messages: Messages
-    params: dict[str, Any]
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
@@ -51,25 +48,21 @@ class _Stream:
             self.send(_END)
 
 
-def _key(params: dict[str, Any]) -> str:
-    return json.dumps(params, sort_keys=True, default=str)
-
-
 class StreamBatcher:
-    """Queues stream requests for one backend and generates them in batches."""
+    """Queues stream requests for one local model and generates them in batches.
 
-    def __init__(self, backend: TransformersBackend):
-        self.backend = backend
-        self.pending: list[_Stream] = []
-        self.worker: asyncio.Task | None = None
+    ``usage`` (the provider's counters) counts the calls and tokens of every stream.
+    """
+
+    def __init__(self, local: LocalModel, usage: UsageCounters, *, max_batch: int):
+        self.local = local
+        self.usage = usage
+        self.batcher = MicroBatcher(self._generate, max_batch=max_batch)
 
     async def stream(self, messages: Messages, params: dict[str, Any]) -> AsyncIterator[str]:
         check_messages(messages)
-        loop = asyncio.get_running_loop()
-        request = _Stream(messages, dict(params), loop)
-        self.pending.append(request)
-        if self.worker is None or self.worker.done() or self.worker.get_loop() is not loop:
-            self.worker = loop.create_task(self._drain())
+        request = _Stream(messages, asyncio.get_running_loop())
+        queued = self.batcher.submit(request, dict(params))
         try:
             while (item := await request.queue.get()) is not _END:
                 if isinstance(item, BaseException):
@@ -77,21 +70,12 @@ class StreamBatcher:
                 yield item
         finally:
             request.cancelled.set()
-
-    async def _drain(self) -> None:
-        while self.pending:
-            await asyncio.sleep(0.02)  # let concurrent callers join the batch
-            key = _key(self.pending[0].params)
-            batch = [r for r in self.pending if _key(r.params) == key][: self.backend.batch_size]
-            self.pending = [r for r in self.pending if r not in batch]
-            batch = [r for r in batch if not r.cancelled.is_set()]
-            if batch:
-                await asyncio.to_thread(self._generate, batch)
+            queued.cancel()  # still queued: left out of its batch
 
     # -- in the generating thread ------------------------------------------------------
-    def _generate(self, batch: list[_Stream]) -> None:
+    def _generate(self, batch: list[_Stream], params: dict[str, Any]) -> list[None]:
         try:
-            self._generate_batch(batch)
+            self._generate_batch(batch, params)
         except BaseException as exc:  # noqa: BLE001 - handed to every caller still reading
             for r in batch:
                 if not r.ended:
@@ -99,26 +83,19 @@ class StreamBatcher:
         finally:
             for r in batch:
                 r.end()
+        return [None] * len(batch)
 
-    def _generate_batch(self, batch: list[_Stream]) -> None:
-        import torch
+    def _generate_batch(self, batch: list[_Stream], params: dict[str, Any]) -> None:
+        import torch  # heavy: only once a stream runs
         from transformers import StoppingCriteria, StoppingCriteriaList
         from transformers.generation.streamers import BaseStreamer
 
-        from falsereject.llm.transformers_provider import _eos_ids, generate_kwargs
-
-        backend = self.backend
-        backend.load()
-        tok, model = backend._tokenizer, backend._model
-        params = batch[0].params
+        local = self.local
+        enc = local.encode([r.messages for r in batch])
+        tok, eos = local.tokenizer, local.eos_ids
         stops = params.get("stop") or []
         stops = [s for s in ([stops] if isinstance(stops, str) else stops) if s]
         hold = max((len(s) for s in stops), default=1) - 1
-        eos = _eos_ids(model, tok)
-        prompts = [
-            tok.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True) for r in batch
-        ]
-        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(backend.device)
 
         def release(r: _Stream, final: bool) -> None:
             text = tok.decode(r.ids, skip_special_tokens=True)
@@ -163,15 +140,12 @@ class StreamBatcher:
                 flags = [r.done or r.cancelled.is_set() for r in batch]
                 return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
 
-        gen_kwargs = generate_kwargs(
-            tok, params, streamer=RowStreamer(), stopping_criteria=StoppingCriteriaList([RowsFinished()])
-        )
-        with backend._gen_lock, torch.inference_mode():
+        with local.lock:  # reentrant: generate() takes it again
             if all(r.cancelled.is_set() for r in batch):
                 return
-            if params.get("seed") is not None:
-                torch.manual_seed(int(params["seed"]))
-            backend.usage.calls += len(batch)
-            model.generate(**enc, **gen_kwargs)
-        backend.usage.prompt_tokens += int(enc["attention_mask"].sum())
-        backend.usage.completion_tokens += sum(len(r.ids) for r in batch)
+            self.usage.calls += len(batch)
+            local.generate(
+                enc, params, streamer=RowStreamer(), stopping_criteria=StoppingCriteriaList([RowsFinished()])
+            )
+        self.usage.prompt_tokens += int(enc["attention_mask"].sum())
+        self.usage.completion_tokens += sum(len(r.ids) for r in batch)

@@ -1,17 +1,18 @@
 """``vllm``: vLLM's offline engine on a GPU (imported lazily; ``pip install 'falsereject[vllm]'``).
 
-Concurrent ``agenerate`` calls are collected and handed to ``LLM.chat`` as one list, which
-vLLM schedules with continuous batching.
+Concurrent ``agenerate`` calls are collected by a :class:`~falsereject.llm.batching.MicroBatcher`
+(no batch size limit: every waiting request with the same params) and handed to ``LLM.chat``
+as one list, which vLLM schedules with continuous batching.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from typing import Any
 
 from falsereject.errors import UserError
 from falsereject.llm.base import Backend, Generation, Messages, check_messages
+from falsereject.llm.batching import MicroBatcher
 from falsereject.llm.config import BackendConfig
 from falsereject.llm.registry import register
 
@@ -24,8 +25,7 @@ class VLLMBackend(Backend):
         self.config = config
         self._llm = None
         self._lock = threading.Lock()
-        self._pending: list[tuple[Messages, dict[str, Any], asyncio.Future]] = []
-        self._worker: asyncio.Task | None = None
+        self._batcher = MicroBatcher(self._run, max_batch=None)
 
     def load(self):
         with self._lock:
@@ -47,29 +47,7 @@ class VLLMBackend(Backend):
 
     async def agenerate(self, messages: Messages, **params: Any) -> Generation:
         check_messages(messages)
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        self._pending.append((messages, params, fut))
-        if self._worker is None or self._worker.done():
-            self._worker = loop.create_task(self._drain())
-        return await fut
-
-    async def _drain(self) -> None:
-        while self._pending:
-            await asyncio.sleep(0.01)
-            params = self._pending[0][1]
-            batch = [p for p in self._pending if p[1] == params]
-            self._pending = [p for p in self._pending if p[1] != params]
-            try:
-                gens = await asyncio.to_thread(self._run, [m for m, _, _ in batch], params)
-            except Exception as exc:  # noqa: BLE001
-                for *_, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                continue
-            for (_, _, fut), gen in zip(batch, gens, strict=True):
-                if not fut.done():
-                    fut.set_result(gen)
+        return await self._batcher.submit(messages, params)
 
     def _run(self, conversations: list[Messages], params: dict[str, Any]) -> list[Generation]:
         from vllm import SamplingParams

@@ -1,8 +1,10 @@
 """Wrappers that work around any provider: retries, a concurrency bound and a response cache.
 
-They are Backends themselves and share the wrapped provider's :class:`UsageCounters`, so
-``backend.usage`` on the outermost wrapper counts calls, cache hits, tokens, retries and
-failures of the whole stack.
+They are Backends themselves, built on :class:`BackendWrapper`, and share the wrapped
+provider's :class:`UsageCounters`, so ``backend.usage`` on the outermost wrapper counts calls,
+cache hits, tokens, retries and failures of the whole stack. A :class:`ConcurrencyLimit` may
+be shared by several :class:`LimitedBackend` s: one bound over many backends (the builder's
+global bound across its roles), with the accounting of how busy it was kept.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 import random
 import sqlite3
 import threading
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +28,34 @@ from tenacity import (
 )
 
 from falsereject.errors import BackendError, TransientError
-from falsereject.llm.base import Backend, Generation, Messages, RetryEvent, RetryListener
+from falsereject.llm.base import Backend, Generation, Messages, RetryEvent, RetryListener, UsageCounters
 
 
-class _Wrapper(Backend):
-    def __init__(self, inner: Backend):
-        super().__init__(inner.model, max_concurrency=inner.max_concurrency, usage=inner.usage)
+class BackendWrapper(Backend):
+    """A Backend around another (``inner``); subclasses override what they change.
+
+    Everything else passes through: ``label``, ``provider``, ``model`` and ``max_concurrency``,
+    the :class:`UsageCounters` (shared with ``inner`` unless ``usage`` is given), retry
+    listeners, ``agenerate``, ``astream`` and ``aclose``.
+    """
+
+    def __init__(self, inner: Backend, *, usage: UsageCounters | None = None):
+        super().__init__(
+            inner.model, max_concurrency=inner.max_concurrency, usage=inner.usage if usage is None else usage
+        )
         self.inner = inner
         self.provider = inner.provider
+
+    @property
+    def label(self) -> str:
+        return self.inner.label
+
+    async def agenerate(self, messages: Messages, **params: Any) -> Generation:
+        return await self.inner.agenerate(messages, **params)
+
+    async def astream(self, messages: Messages, **params: Any) -> AsyncIterator[str]:
+        async for piece in self.inner.astream(messages, **params):
+            yield piece
 
     def add_retry_listener(self, listener: RetryListener) -> None:
         self.inner.add_retry_listener(listener)
@@ -58,7 +82,7 @@ class _WaitRetryAfter:
         return self.fallback(retry_state)
 
 
-class RetryingBackend(_Wrapper):
+class RetryingBackend(BackendWrapper):
     """Retries :class:`TransientError` with backoff; gives up with a :class:`BackendError`.
 
     Each retry adds 1 to ``usage.retries`` and is announced to the listeners added with
@@ -79,6 +103,9 @@ class RetryingBackend(_Wrapper):
         self.wait = _WaitRetryAfter(2 * initial_wait, max_wait)
         self.max_wait = max_wait
         self._listeners: list[RetryListener] = []
+
+    #: a stream is answered whole, through agenerate, so that a failed attempt is retried
+    astream = Backend.astream
 
     def add_retry_listener(self, listener: RetryListener) -> None:
         self._listeners.append(listener)
@@ -149,25 +176,78 @@ class RetryingBackend(_Wrapper):
             raise
 
 
-class LimitedBackend(_Wrapper):
-    """At most ``max_concurrency`` requests in flight, across every caller of this object."""
+class ConcurrencyLimit:
+    """At most ``limit`` calls in flight across every holder of a :meth:`slot`.
 
-    def __init__(self, inner: Backend, max_concurrency: int):
-        super().__init__(inner)
-        self.max_concurrency = max(1, max_concurrency)
-        self._sems: dict[int, asyncio.Semaphore] = {}
+    It also keeps the accounting of how it was used: ``calls`` (slots taken), ``in_flight``,
+    ``peak`` (most in flight at once) and ``busy_s`` (the sum over calls of the time they
+    held a slot: ``busy_s / wall time`` is the achieved concurrency).
+    """
 
-    def _sem(self) -> asyncio.Semaphore:
-        # one semaphore per event loop (generate() runs a fresh loop each call)
+    def __init__(self, limit: int):
+        self.limit = max(1, int(limit))
+        self._sem: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.calls = 0
+        self.in_flight = 0
+        self.peak = 0
+        self.busy_s = 0.0
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        # one semaphore for the running event loop (generate() runs a fresh loop each call)
         loop = asyncio.get_running_loop()
-        sem = self._sems.get(id(loop))
-        if sem is None:
-            self._sems = {id(loop): (sem := asyncio.Semaphore(self.max_concurrency))}
-        return sem
+        if self._sem is None or self._loop is not loop:
+            self._sem, self._loop = asyncio.Semaphore(self.limit), loop
+        return self._sem
+
+    def slot(self) -> _Slot:
+        """``async with limit.slot():`` holds one of the ``limit`` slots (waiting for one)."""
+        return _Slot(self)
+
+
+class _Slot:
+    """One call's hold on a :class:`ConcurrencyLimit` (a plain class: it is on every call's path)."""
+
+    __slots__ = ("limit", "sem", "start")
+
+    def __init__(self, limit: ConcurrencyLimit):
+        self.limit = limit
+
+    async def __aenter__(self) -> None:
+        self.sem = self.limit._semaphore()
+        await self.sem.acquire()
+        limit = self.limit
+        limit.calls += 1
+        limit.in_flight += 1
+        limit.peak = max(limit.peak, limit.in_flight)
+        self.start = time.perf_counter()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.limit.busy_s += time.perf_counter() - self.start
+        self.limit.in_flight -= 1
+        self.sem.release()
+
+
+class LimitedBackend(BackendWrapper):
+    """At most ``limit`` requests in flight, across every caller of this object.
+
+    ``limit`` is a number, or a :class:`ConcurrencyLimit` shared with other LimitedBackends
+    (one bound over all of them). A stream holds its slot until it ends.
+    """
+
+    def __init__(self, inner: Backend, limit: int | ConcurrencyLimit):
+        super().__init__(inner)
+        self.limit = limit if isinstance(limit, ConcurrencyLimit) else ConcurrencyLimit(limit)
+        self.max_concurrency = self.limit.limit
 
     async def agenerate(self, messages: Messages, **params: Any) -> Generation:
-        async with self._sem():
+        async with self.limit.slot():
             return await self.inner.agenerate(messages, **params)
+
+    async def astream(self, messages: Messages, **params: Any) -> AsyncIterator[str]:
+        async with self.limit.slot():
+            async for piece in self.inner.astream(messages, **params):
+                yield piece
 
 
 def cache_key(provider: str, model: str, messages: Messages, params: dict[str, Any]) -> str:
@@ -179,14 +259,16 @@ def cache_key(provider: str, model: str, messages: Messages, params: dict[str, A
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-class CachedBackend(_Wrapper):
+class CachedBackend(BackendWrapper):
     """Persistent SQLite response cache.
 
     Key = sha256 of (provider, model, messages, generation params, sample index). A sampled
     request (``temperature > 0``) is cached only when it names a ``seed`` or a
     ``sample_index``: otherwise two samples would collapse into one. ``sample_index`` is
-    never sent to the provider.
+    never sent to the provider. A stream is answered whole, from the cache or into it.
     """
+
+    astream = Backend.astream
 
     def __init__(self, inner: Backend, path: str | Path, *, model_id: str | None = None):
         super().__init__(inner)
