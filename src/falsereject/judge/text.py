@@ -152,3 +152,20 @@ def strip_lead(s: str) -> str:
         if m:
             s = s[m.end() :]
     return s
+
+
+def looks_english(head: str) -> bool:
+    """Whether the opening of a normalised reply reads as English (common function words)."""
+    return (
+        " the " in head
+        or " and " in head
+        or " you " in head
+        or " with " in head
+        or " that " in head
+        or " this " in head
+        or " for " in head
+        or " of " in head
+    )
+
+
+# --- decision rules (K): each returns a decision or None; the first that decides wins ---------
