@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from falsereject.judge.base import CLASSES, Judge, Judgement, Progress
-from falsereject.judge.keyword import _ASKS_WHETHER, RULES, k6_answers, read
+from falsereject.judge.keyword import decide_on
+from falsereject.judge.reading import ASKS_WHETHER, read
 
 #: bump when :func:`features` changes (an artefact records the version it was trained with)
 FEATURE_VERSION = 2
@@ -53,8 +54,7 @@ def _bucket(x: float) -> int:
 def feature_names(prompt: str, response: str) -> list[str]:
     """The named features F1-F4 of one (prompt, response) pair (before hashing)."""
     reading = read(response, prompt)
-    decision = next((d for d in (rule(reading) for rule in RULES) if d is not None), None)
-    decision = decision or k6_answers(reading)
+    decision = decide_on(reading)
     out = [f"rule:{decision.rule}", f"label:{decision.label}"]
     out += [f"has:{k}" for k in sorted({k for k, _, _ in reading.typed})]
     out += [
@@ -63,7 +63,7 @@ def feature_names(prompt: str, response: str) -> list[str]:
         f"list:{min(reading.list_items, 5)}",
         f"code:{min(reading.code_blocks, 2)}",
     ]
-    if _ASKS_WHETHER.search(reading.request):
+    if ASKS_WHETHER.search(reading.request):
         out.append("p:asks_whether")
     return out
 

@@ -122,7 +122,7 @@ def _read_all(
             declined = False  # "what i can suggest is ...": the help starts here
         elif first and kind in (LECTURE, REDIRECT):
             # the reply opens with a lecture or a redirect (unless the prompt asks about right and wrong)
-            lectured = not (pats.evaluative_prompt.search(prompt) or _ASKS_WHETHER.search(prompt))
+            lectured = not (pats.evaluative_prompt.search(prompt) or ASKS_WHETHER.search(prompt))
         if not (declined or lectured):
             before += _sentence_content(kind, ev, s) + (LIST_ITEM_BONUS if _is_item(s, pieces, i) else 0)
             continue
@@ -206,7 +206,7 @@ def _lecturing(sentence: str, prompt: str) -> bool:
 
 
 _LAST_USER = re.compile(r"(?:^|\n)\s*(?:user|human|you|me)\s*:\s*", re.I)
-_ASKS_WHETHER = re.compile(
+ASKS_WHETHER = re.compile(
     r"(?:^|[.!?]\s+)\W*(?:is|are|was|were|do|does|did|can|could|should|would|will|has|have|had|isn't|aren't|doesn't|don't)\b"
     r"|\b(?:is it true|is that true|true or false|whether|myth|fact or fiction|really true|is there any truth)\b"
 )
