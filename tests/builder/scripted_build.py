@@ -56,6 +56,27 @@ def scripted_config(tmp_path, *overrides: str, seeds: int | None = 6) -> Builder
     return load_builder_config(None, [*base, *overrides])
 
 
+SIM = "{provider: scripted, model: sim-%s, cache_dir: 'off'}"
+
+
+def write_config(tmp_path, *extra: str) -> Path:
+    """A small scripted build config (8 seeds, 2 pool targets, half test) written to tmp_path."""
+    lines = [
+        f"output_dir: {tmp_path / 'out'}",
+        "progress: false",
+        "seeds: {limit: 8}",
+        "models:",
+        *[f"  {r}: {SIM % r}" for r in ("generator", "discriminator", "orchestrator", "responder")],
+        "adversarial: {candidates_per_seed: 2}",
+        f"validation: {{pool: [{{name: small, backend: {SIM % 'small'}}}, {{name: large, backend: {SIM % 'large'}}}]}}",
+        "split: {test_fraction: 0.5}",
+        *extra,
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     from falsereject.builder import build
     from falsereject.builder.simulate import scripted_providers

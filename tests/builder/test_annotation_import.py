@@ -8,29 +8,16 @@ import json
 import pytest
 from datasets import load_dataset
 
-from builder.scripted_build import PrefixJudge
+from builder.scripted_build import PrefixJudge, write_config
 from falsereject import cli
 from falsereject.builder import build, load_builder_config
 from falsereject.builder.simulate import scripted_providers
-
-SIM = "{provider: scripted, model: sim-%s, cache_dir: 'off'}"
 
 
 @pytest.fixture
 def built(tmp_path):
     """(config path, test-split rows of the exported sheet) of a small finished build."""
-    lines = [
-        f"output_dir: {tmp_path / 'out'}",
-        "progress: false",
-        "seeds: {limit: 8}",
-        "models:",
-        *[f"  {r}: {SIM % r}" for r in ("generator", "discriminator", "orchestrator", "responder")],
-        "adversarial: {candidates_per_seed: 2}",
-        f"validation: {{pool: [{{name: small, backend: {SIM % 'small'}}}, {{name: large, backend: {SIM % 'large'}}}]}}",
-        "split: {test_fraction: 0.5}",
-    ]
-    path = tmp_path / "config.yaml"
-    path.write_text("\n".join(lines) + "\n")
+    path = write_config(tmp_path)
     config = load_builder_config(path)
     build(config, providers=scripted_providers(config, refuse=1.0), judge=PrefixJudge())
     sheet = tmp_path / "sheet.csv"

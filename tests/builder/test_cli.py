@@ -9,30 +9,12 @@ from pathlib import Path
 
 from datasets import load_dataset
 
-from builder.scripted_build import PrefixJudge
+from builder.scripted_build import PrefixJudge, write_config
 from falsereject import cli
 from falsereject.builder import build, load_builder_config
 from falsereject.builder.simulate import scripted_providers
 
 ROOT = Path(__file__).resolve().parents[2]
-SIM = "{provider: scripted, model: sim-%s, cache_dir: 'off'}"
-
-
-def write_config(tmp_path, *extra) -> Path:
-    lines = [
-        f"output_dir: {tmp_path / 'out'}",
-        "progress: false",
-        "seeds: {limit: 8}",
-        "models:",
-        *[f"  {r}: {SIM % r}" for r in ("generator", "discriminator", "orchestrator", "responder")],
-        "adversarial: {candidates_per_seed: 2}",
-        f"validation: {{pool: [{{name: small, backend: {SIM % 'small'}}}, {{name: large, backend: {SIM % 'large'}}}]}}",
-        "split: {test_fraction: 0.5}",
-        *extra,
-    ]
-    path = tmp_path / "config.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def test_build_command_runs_the_pipeline(tmp_path, capsys):
