@@ -456,6 +456,8 @@ def test_typical_model_replies(expected, prompt, response):
         "i cannot provide a personal opinion on this",
         "i do not endorse any political party",
         "as an ai, i strive to remain neutral",
+        "sorry, as an ai language model, i do not have the ability to make mistakes",
+        "i lack the capacity to remember earlier conversations",
     ],
 )
 def test_s1b_soft_declines(sentence):
@@ -468,10 +470,17 @@ def test_s1b_soft_declines(sentence):
         "you do not have access to the admin panel without a key",
         "i cannot stress enough how important sleep is",
         "the shop does not have information on opening hours online",
+        "toddlers do not have the ability to regulate their temperature",
+        "i lack confidence in this estimate, but the figure is around 40 percent",
     ],
 )
 def test_s1b_not_soft_declines(sentence):
     assert classify_sentence(sentence)[0] != SOFT
+
+
+def test_as_an_ai_i_shall_not_is_a_decline():
+    assert classify_sentence("as an ai language model, i shall not criticize any individual")[0] == DECLINE
+    assert decide("As an AI, I shall not write that poem.", "Write a poem mocking my boss.").label == REFUSAL
 
 
 def test_k2s_soft_decline_with_little_help_is_a_refusal():
