@@ -175,6 +175,54 @@ def _quiet(logger_name: str) -> Iterator[None]:
         logger.setLevel(level)
 
 
+def read_split(
+    path: str,
+    config: str | None,
+    split: str,
+    *,
+    revision: str | None = None,
+    data_files: list[str] | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows and column names of one split, read with ``datasets.load_dataset``.
+
+    ``path`` is a local folder or a Hub id; ``config`` a config its card declares, or
+    ``None`` with ``data_files`` (paths inside ``path``) for a repository whose card declares
+    none. Errors (unreadable file, unknown split, missing files, zero rows) are one
+    :class:`UserError` naming the dataset, config and split.
+    """
+    from datasets import load_dataset
+    from datasets.exceptions import DatasetGenerationError
+
+    local = Path(path)
+    part = f"config {config!r}" if config is not None else f"files {', '.join(data_files or [])}"
+    where = f"dataset {path!r} {part} split {split!r}"
+    # A local folder is read through a throw-away cache: datasets 5.2 keys the cache of a
+    # README-declared config by its name only, so a folder rebuilt in place would otherwise
+    # be served stale (and fail its split-size check). These folders are small.
+    with tempfile.TemporaryDirectory(prefix="falsereject-ds-") as tmp:
+        kwargs: dict[str, Any] = {"cache_dir": tmp, "keep_in_memory": True} if local.exists() else {}
+        if data_files is not None:
+            kwargs["data_files"] = {split: list(data_files)}
+        try:
+            with _quiet("datasets"):  # a file it cannot read: logged, then raised (reported below)
+                ds = load_dataset(path, config, split=split, revision=revision, **kwargs)
+        except ValueError as exc:
+            raise UserError(f"dataset {path!r} {part}: {exc}") from None
+        except FileNotFoundError as exc:
+            raise UserError(f"{where}: {str(exc)[:300]}") from None
+        except DatasetGenerationError as exc:
+            cause = exc.__cause__ or exc
+            if "BatchSize must be greater than 0" in str(cause):  # pyarrow on a zero-row parquet file
+                raise UserError(
+                    f"{where} has no rows: there is nothing to evaluate (check its data file)"
+                ) from None
+            raise UserError(f"{where} cannot be read: {type(cause).__name__}: {str(cause)[:200]}") from None
+        rows, columns = ds.to_list(), ds.column_names
+    if not rows:
+        raise UserError(f"{where} has no rows: there is nothing to evaluate (check its data file)")
+    return rows, columns
+
+
 def load_rows(
     dataset: str | Path | None, config: str, split: str, *, revision: str | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -182,8 +230,7 @@ def load_rows(
 
     ``dataset=None`` is the shipped sample. ``info`` has the dataset path, version and hash.
     """
-    from datasets import get_dataset_config_names, load_dataset
-    from datasets.exceptions import DatasetGenerationError
+    from datasets import get_dataset_config_names
 
     path = str(dataset) if dataset else str(SAMPLE_DIR)
     local = Path(path)
@@ -195,29 +242,10 @@ def load_rows(
         raise UserError(f"cannot open dataset {path!r}: {type(exc).__name__}: {str(exc)[:200]}") from None
     if config not in names:
         raise UserError(f"dataset {path!r} has no config {config!r}; available: {', '.join(names)}")
-    # A local folder is read through a throw-away cache: datasets 5.2 keys the cache of a
-    # README-declared config by its name only, so a folder rebuilt in place would otherwise
-    # be served stale (and fail its split-size check). These folders are small.
     where = f"dataset {path!r} config {config!r} split {split!r}"
-    no_rows = f"{where} has no rows: there is nothing to evaluate (check its data file)"
-    with tempfile.TemporaryDirectory(prefix="falsereject-ds-") as tmp:
-        kwargs = {"cache_dir": tmp, "keep_in_memory": True} if local.exists() else {}
-        try:
-            with _quiet("datasets"):  # a file it cannot read: logged, then raised (reported below)
-                ds = load_dataset(path, config, split=split, revision=revision, **kwargs)
-        except ValueError as exc:
-            raise UserError(f"dataset {path!r} config {config!r}: {exc}") from None
-        except DatasetGenerationError as exc:
-            cause = exc.__cause__ or exc
-            if "BatchSize must be greater than 0" in str(cause):  # pyarrow on a zero-row parquet file
-                raise UserError(no_rows) from None
-            raise UserError(f"{where} cannot be read: {type(cause).__name__}: {str(cause)[:200]}") from None
-        rows = ds.to_list()
-        columns = ds.column_names
+    rows, columns = read_split(path, config, split, revision=revision)
     if "prompt" not in columns:
         raise UserError(f"dataset {path!r} config {config!r} has no column 'prompt' (columns: {columns})")
-    if not rows:
-        raise UserError(no_rows)
     info: dict[str, Any] = {"path": path, "config": config, "split": split, "revision": revision}
     if manifest := read_manifest(local):
         info.update(version=manifest.get("version"), content_hash=manifest.get("content_hash"))

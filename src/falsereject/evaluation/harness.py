@@ -1,19 +1,23 @@
 """``falsereject eval``: how much does a model over-refuse, where, and is it still safe?
 
 One run = prompts of one or more dataset configs (``test`` = benign-but-scary, ``harmful`` =
-contrast set) -> responses from any backend -> judge labels -> scores with CIs -> a run
-folder::
+contrast set), or of one named benchmark (``benchmark``: an entry of the registry, see
+:mod:`falsereject.evaluation.benchmarks`; ``dataset`` is then a local copy of it, if given)
+-> responses from any backend -> judge labels -> scores with CIs -> a run folder::
 
     generations.jsonl   appended as each response arrives (a killed run keeps them)
-    responses.jsonl     prompt, category, response, label, rationale, degenerate (one row
-                        per prompt; degenerate: a loop, empty after <think>, only a verdict)
+    responses.jsonl     prompt, category, response (the raw reply), label, rationale,
+                        degenerate (one row per prompt; degenerate: a loop, empty after
+                        <think>, only a verdict), reasoning_stripped
     report.json         scores (benign and harmful sides, per category, 95% CIs, degenerate
                         rates), model, dataset version, generation params, judge (``name``:
                         the judge with its version, e.g. ``keyword-v2``; ``kind``: the name
                         it was chosen by), ``selection`` (``evaluated``: the prompts scored,
                         of ``available``, before --limit), timings, usage
+                        and, for a named benchmark, ``benchmark`` (source, requested and
+                        resolved Hub revision, license, citation, notes)
     report.md           the same as tables, with a per-category bar chart (chart.png)
-    run.json            the run's identity and the judge last used
+    run.json            the run's identity, the judge last used, the source read
     run.lock            while a run is in progress: its pid, host and start time
 
 What decides a run's generations (its *identity*), the folder it goes into, ``--new-run``
@@ -23,6 +27,14 @@ sent again, a torn last line left by a killed run is cut off first, and the back
 response cache answers any other repeated request. While generating (and judging with an
 LLM), the progress bar counts the backend's retries (``retries: N``); the first retry is
 also written out with its reason.
+
+Every judge reads the final answer: a closed ``<think>...</think>`` trace is removed before
+judging (``reasoning_stripped`` in responses.jsonl); a reply with nothing after its trace, or
+an unclosed ``<think>``, is passed whole so the degenerate check labels it (an empty answer).
+``response`` always keeps the raw reply.
+
+A run with no harmful prompts warns that it measures over-refusal only (for a dataset laid
+out like a registered benchmark, it names the ``--benchmark`` that reads its labels).
 """
 
 from __future__ import annotations
@@ -41,9 +53,17 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from falsereject import __version__
-from falsereject.dataset import load_rows
+from falsereject.dataset import SAMPLE_DIR, load_rows
 from falsereject.embedded import MODEL_NAME, UPSTREAM
 from falsereject.errors import BackendError, UserError
+from falsereject.evaluation.benchmarks import (
+    Benchmark,
+    custom_benchmark,
+    get_benchmark,
+    load_benchmark,
+    looks_like,
+    registry_version,
+)
 from falsereject.evaluation.run_identity import (
     claim_run_folder,
     default_output_dir,
@@ -56,6 +76,7 @@ from falsereject.evaluation.run_identity import (
 )
 from falsereject.files import append_jsonl, json_sha256, read_jsonl, repair_jsonl_tail
 from falsereject.judge import DEFAULT_JUDGE
+from falsereject.judge.degenerate import final_answer
 from falsereject.llm import Backend, BackendConfig, RetryEvent, build_backend
 from falsereject.scoring import parse_prompt_label
 
@@ -85,8 +106,55 @@ class EvalConfig:
     # output_dir holds a run with another identity: run beside it (<output_dir>-<hash>)
     # instead of refusing
     new_run: bool = False
+    # a named benchmark (falsereject.evaluation.benchmarks); ``dataset`` is then a local copy
+    # of its repository (None: its source), and ``configs`` are its parts
+    benchmark: str | None = None
+    # a dataset without a registry entry, mapped by hand (None: the standard columns)
+    prompt_column: str | None = None
+    label_column: str | None = None
+    harmful_values: list[str] | None = None
+    category_column: str | None = None
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the prompts are read through a benchmark entry (named or mapped by hand)."""
+        hand = (self.prompt_column, self.label_column, self.harmful_values, self.category_column)
+        return self.benchmark is not None or any(x is not None for x in hand)
+
+    def bench(self) -> Benchmark | None:
+        """The benchmark entry the prompts are read through (None: the standard columns)."""
+        if self.benchmark is not None:
+            return get_benchmark(self.benchmark)
+        if not self.mapped:
+            return None
+        return custom_benchmark(
+            self.dataset or str(SAMPLE_DIR),
+            self.configs,
+            self.split,
+            prompt_column=self.prompt_column,
+            label_column=self.label_column,
+            harmful_values=self.harmful_values,
+            category_column=self.category_column,
+        )
 
     def __post_init__(self) -> None:
+        if self.benchmark is not None:
+            hand = [
+                flag
+                for flag, value in (
+                    ("--prompt-column", self.prompt_column),
+                    ("--label-column", self.label_column),
+                    ("--harmful-values", self.harmful_values),
+                    ("--category-column", self.category_column),
+                )
+                if value is not None
+            ]
+            if hand:
+                raise UserError(
+                    f"benchmark {self.benchmark!r} maps its own columns; {', '.join(hand)} map a --dataset "
+                    "without a registry entry: leave out --benchmark or the mapping flags"
+                )
+            self.configs = [p.name for p in get_benchmark(self.benchmark).parts]
         _whole("limit", self.limit, optional=True)
         _whole("max_tokens", self.max_tokens)
         _whole("n_boot", self.n_boot)
@@ -121,12 +189,59 @@ def _whole(name: str, value: Any, *, optional: bool = False) -> None:
 
 def select_rows(config: EvalConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The prompts to evaluate, and per config its dataset info (``rows``: how many of them)."""
+    rows, infos, _ = select(config)
+    return rows, infos
+
+
+def _read(
+    config: EvalConfig,
+) -> tuple[list[tuple[list[dict[str, Any]], dict[str, Any]]], dict[str, Any] | None]:
+    """Per config (or benchmark part) its rows and info; and the benchmark record (None: none)."""
+    bench = config.bench()
+    if bench is None:
+        return [
+            load_rows(config.dataset, name, config.split, revision=config.revision) for name in config.configs
+        ], None
+    loaded = load_benchmark(
+        bench,
+        local=config.dataset if config.benchmark is not None else None,
+        revision=config.revision,
+    )
+    for note in loaded.notes:
+        print(f"note: {note}")
+    record = {
+        "name": bench.name,
+        "title": bench.title,
+        "source": loaded.source["path"],
+        "hub": bench.hub,
+        "local_copy": loaded.source["local"] and bench.package is None,
+        "revision": loaded.source["revision"],
+        "resolved_revision": loaded.source["resolved_revision"],
+        "url": bench.url,
+        "license": bench.license,
+        "citation": bench.citation,
+        "pair": bench.pair,
+        "categories": loaded.categories,
+        "registry_version": registry_version() if config.benchmark is not None else None,
+        "mapping_sha256": json_sha256(bench.mapping()),
+        "notes": loaded.notes,
+    }
+    return loaded.parts, record
+
+
+def select(config: EvalConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any] | None]:
+    """:func:`select_rows`, and the benchmark record of a run through a benchmark entry (with
+    ``harmful_defined``: whether the source has harmful prompts, before --limit)."""
     rows, infos = [], []
-    for name in config.configs:
-        part, info = load_rows(config.dataset, name, config.split, revision=config.revision)
+    parts, record = _read(config)
+    harmful_defined = False
+    for name, (part, info) in zip(config.configs, parts, strict=True):
         in_split = len(part)
         for row in part:
             row["config"] = name
+        harmful_defined = harmful_defined or any(
+            str(r.get("prompt_label", "")).strip().lower() in ("harmful", "unsafe", "toxic") for r in part
+        )
         k = config.per_category.get(name) if isinstance(config.per_category, dict) else config.per_category
         if k is not None:
             by_cat: dict[Any, list[dict[str, Any]]] = {}
@@ -150,7 +265,40 @@ def select_rows(config: EvalConfig) -> tuple[list[dict[str, Any]], list[dict[str
                 f"config {row['config']!r}, id {row['id']!r}: {exc} (eval scores benign and harmful "
                 "prompts; this config holds other rows)"
             ) from None
-    return rows, infos
+    meta = {"harmful_defined": harmful_defined, "record": record}
+    return rows, infos, meta
+
+
+def warn_one_sided(config: EvalConfig, rows: list[dict[str, Any]], meta: dict[str, Any]) -> str | None:
+    """The warning for a run without harmful prompts (None: it has some)."""
+    if meta["harmful_defined"]:
+        return None
+    record = meta["record"]
+    only = "so this run measures over-refusal only, not safety"
+    if config.benchmark is not None:
+        pair = f": pair it with --benchmark {record['name']},{record['pair']}" if record.get("pair") else ""
+        return f"note: benchmark {record['name']!r} has no harmful prompts as published, {only}{pair}"
+    text = (
+        "warning: no harmful side is defined: every prompt is scored as benign-but-scary, "
+        f"{only}. Add --config harmful, or name the column that says which prompts are harmful with "
+        "--label-column COLUMN --harmful-values VALUE[,VALUE...]"
+    )
+    columns = set(rows[0]) - {"config", "prompt_label", "category_text"} if rows else set()
+    like = looks_like(columns) if config.dataset else None
+    if like is not None:
+        text += (
+            f". This dataset has the published columns of {like.title} ({', '.join(sorted(columns))}): "
+            f"--benchmark {like.name} --dataset {config.dataset} reads it with its published mapping"
+        )
+    return text
+
+
+def judged_text(reply: str) -> str:
+    """What the judge reads: the reply without a closed reasoning trace; a reply whose answer
+    is empty once the trace is removed (nothing after it, or an unclosed ``<think>``) is passed
+    whole, so that the degenerate check names it."""
+    answer = final_answer(reply or "")
+    return answer.strip() if answer is not reply and answer.strip() else reply
 
 
 # ---------------------------------------------------------------------------- generation
@@ -224,14 +372,29 @@ def _generate(backend, rows, out: Path, params: dict[str, Any]) -> dict[str, dic
     return done
 
 
+def _source(datasets: list[dict[str, Any]], benchmark: dict[str, Any] | None) -> dict[str, Any]:
+    """What was read, for run.json: per config its path, revision asked for and commit read."""
+    keys = ("path", "config", "split", "revision", "resolved_revision", "rows_sha256", "content_hash")
+    out: dict[str, Any] = {
+        "datasets": [{k: d.get(k) for k in keys if d.get(k) is not None} for d in datasets]
+    }
+    if benchmark:
+        out["benchmark"] = benchmark["name"]
+        out["resolved_revision"] = benchmark["resolved_revision"]
+    return out
+
+
 def run_eval(config: EvalConfig) -> dict[str, Any]:
     """Run one evaluation; returns the report dict (also written to the run folder)."""
-    rows, datasets = select_rows(config)
+    rows, datasets, meta = select(config)
+    warning = warn_one_sided(config, rows, meta)
+    if warning:
+        print(warning, file=sys.stderr)
     available = sum(d["selected"] for d in datasets)
     identity = run_identity(config, rows, available)
     out = Path(config.output_dir) if config.output_dir else default_output_dir(config, json_sha256(identity))
     with claim_run_folder(out, identity, new_run=config.new_run) as folder:
-        return _run_in(folder, config, rows, datasets, identity, available)
+        return _run_in(folder, config, rows, datasets, identity, available, meta["record"])
 
 
 def _run_in(
@@ -241,6 +404,7 @@ def _run_in(
     datasets: list[dict[str, Any]],
     identity: dict[str, Any],
     available: int,
+    benchmark: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from falsereject.judge import get_judge
     from falsereject.scoring import score
@@ -255,7 +419,7 @@ def _run_in(
     if judge_info["model"]:
         judge_info["model"].pop("api_key_env", None)
         judge_info["model"]["base_url"] = without_credentials(config.judge_model.base_url)
-    record_run(out, identity, judge_info)
+    record_run(out, identity, judge_info, source=_source(datasets, benchmark))
     backend = build_backend(config.model)
     embedded = config.model.provider == "transformers" and config.model.model == "embedded"
     print(f"model: {backend.label}" + (f"  [{EMBEDDED_NOTE}]" if embedded else ""))
@@ -263,7 +427,8 @@ def _run_in(
     limited = (
         f"; the first {len(rows)} of {available} (limit {config.limit})" if len(rows) < available else ""
     )
-    print(f"prompts: {len(rows)} ({parts}{limited}), judge: {judge.name}")
+    title = f"{benchmark['name']}: " if benchmark and config.benchmark else ""
+    print(f"prompts: {title}{len(rows)} ({parts}{limited}), judge: {judge.name}")
     for d in datasets:
         if d["rows"] == 0:
             print(f"note: the limit of {config.limit} prompts leaves none of config {d['config']!r}")
@@ -278,17 +443,18 @@ def _run_in(
 
     t1 = time.perf_counter()
     responses = [gens[gen_key(r)]["response"] for r in rows]
+    judged = [judged_text(text) for text in responses]
     with (
         tqdm(total=len(rows), desc=f"judging ({judge.name})", unit="resp", dynamic_ncols=True) as bar,
         show_retries(judge_backend, bar),
     ):
-        judgements = judge.judge([r["prompt"] for r in rows], responses, progress=bar.update)
+        judgements = judge.judge([r["prompt"] for r in rows], judged, progress=bar.update)
     t_judge = time.perf_counter() - t1
     if judge_backend is not None:
         judge_backend.close()
 
     records = []
-    for row, response, j in zip(rows, responses, judgements, strict=True):
+    for row, response, shown, j in zip(rows, responses, judged, judgements, strict=True):
         g = gens[gen_key(row)]
         records.append(
             {
@@ -302,6 +468,7 @@ def _run_in(
                 "label": j.label,
                 "rationale": j.rationale,
                 "degenerate": j.degenerate,
+                "reasoning_stripped": shown != response,
                 "finish_reason": g["finish_reason"],
                 "completion_tokens": g["completion_tokens"],
             }
@@ -310,7 +477,8 @@ def _run_in(
         for rec in records:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
-    scores = score(records, n_boot=config.n_boot, seed=config.seed)
+    kind = (benchmark or {}).get("categories") or "taxonomy"
+    scores = score(records, n_boot=config.n_boot, seed=config.seed, categories=kind)
     completion = sum(r["completion_tokens"] for r in records)
     report = {
         "falsereject_version": __version__,
@@ -320,6 +488,7 @@ def _run_in(
             "backend": asdict(config.model),
         },
         "datasets": datasets,
+        "benchmark": benchmark,
         "generation": params,
         "judge": judge_info,
         "n": len(records),

@@ -2,21 +2,25 @@
 
 **run.json.** Every run folder holds ``run.json``: ``falsereject_version`` and ``created``
 (kept from the first run into the folder), ``identity`` (below), ``identity_sha256`` (a
-hash of it) and ``judge`` (the judge last used: ``name``, ``kind`` and ``model``).
+hash of it), ``judge`` (the judge last used: ``name``, ``kind`` and ``model``) and
+``source`` (what the last run read: per config its path, the revision asked for, the Hub
+commit actually read and a hash of its rows).
 
 **Identity.** A run's generations are decided by its *identity*: the model (provider, model
 id, base URL, GGUF file, chat template, dtype, a fingerprint of a local model folder's
 files, the system prompt), every generation parameter actually sent (temperature defaults
 to 0 and is always sent), and the prompts (dataset id, revision, configs, split, limit,
-per-category K, their count and a SHA-256 of the requests actually evaluated). The API key,
+per-category K, their count and a SHA-256 of the requests actually evaluated; for a named
+benchmark or a hand mapping also its name and a hash of its column mapping). The API key,
 its env var (and any ``user:password@`` in the base URL, which no file records),
 concurrency, batch size, timeouts, retries and the cache folder are not part of it. The
 judge is not either: it reads generations after they are made, so a rerun with another
 judge reuses the generations and re-judges them (it says so; ``run.json`` records the judge
 last used).
 
-**Folder name.** The default folder ``runs/<model>/<dataset>-<configs>-<split>-<hash>`` ends
-in the first 8 hex digits of the identity's hash, so other settings get another folder. A
+**Folder name.** The default folder ``runs/<model>/<dataset>-<configs>-<split>-<hash>``
+(``runs/<model>/<benchmark>-<hash>`` for a named benchmark) ends in the first 8 hex digits
+of the identity's hash, so other settings get another folder. A
 reply is kept in ``generations.jsonl`` under :func:`gen_key`, a hash of its request (config,
 id, prompt and messages), so it can never be attached to another prompt.
 
@@ -91,6 +95,20 @@ def run_identity(config: EvalConfig, rows: list[dict[str, Any]], available: int)
     dataset = config.dataset
     if dataset is not None and Path(dataset).exists():
         dataset = str(Path(dataset).resolve())
+    prompts = {
+        "dataset": dataset or "sample",
+        "revision": config.revision,
+        "configs": list(config.configs),
+        "split": config.split,
+        "limit": config.limit if config.limit is not None and config.limit < available else None,
+        "per_category": config.per_category,
+        "count": len(rows),
+        "sha256": json_sha256([gen_key(r) for r in rows]),
+    }
+    bench = config.bench()
+    if bench is not None:  # absent otherwise, so runs made before benchmarks keep their identity
+        prompts["benchmark"] = bench.name
+        prompts["mapping_sha256"] = json_sha256(bench.mapping())
     return {
         "model": {
             "provider": m.provider,
@@ -103,16 +121,7 @@ def run_identity(config: EvalConfig, rows: list[dict[str, Any]], available: int)
             "system_prompt": m.system_prompt,
         },
         "generation": generation_params(config),
-        "prompts": {
-            "dataset": dataset or "sample",
-            "revision": config.revision,
-            "configs": list(config.configs),
-            "split": config.split,
-            "limit": config.limit if config.limit is not None and config.limit < available else None,
-            "per_category": config.per_category,
-            "count": len(rows),
-            "sha256": json_sha256([gen_key(r) for r in rows]),
-        },
+        "prompts": prompts,
     }
 
 
@@ -130,7 +139,10 @@ def _slug(text: str) -> str:
 
 
 def default_output_dir(config: EvalConfig, identity_hash: str) -> Path:
-    """``runs/<model>/<dataset>-<configs>-<split>-<hash of the run's identity>``."""
+    """``runs/<model>/<dataset>-<configs>-<split>-<hash of the run's identity>``, or
+    ``runs/<model>/<benchmark>-<hash>`` for a named benchmark."""
+    if config.benchmark is not None:
+        return Path("runs") / _slug(config.model.model) / f"{config.benchmark}-{identity_hash[:8]}"
     data = "sample" if config.dataset is None else _slug(config.dataset)
     name = f"{data}-{'+'.join(config.configs)}-{config.split}-{identity_hash[:8]}"
     return Path("runs") / _slug(config.model.model) / name
@@ -219,8 +231,11 @@ def claim_run_folder(out: Path, identity: dict[str, Any], *, new_run: bool = Fal
         yield beside
 
 
-def record_run(folder: Path, identity: dict[str, Any], judge: dict[str, Any]) -> None:
-    """Write ``run.json`` (the identity, checked already, and the judge); note a judge change."""
+def record_run(
+    folder: Path, identity: dict[str, Any], judge: dict[str, Any], *, source: dict[str, Any] | None = None
+) -> None:
+    """Write ``run.json`` (the identity, checked already, the judge and the source read);
+    note a judge change."""
     path = folder / "run.json"
     meta = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     before = (meta.get("judge") or {}).get("name")
@@ -236,6 +251,8 @@ def record_run(folder: Path, identity: dict[str, Any], judge: dict[str, Any]) ->
         "identity": identity,
         "judge": judge,
     }
+    if source is not None:
+        meta["source"] = source
     write_atomic(path, json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
