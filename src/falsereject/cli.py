@@ -17,6 +17,7 @@ from falsereject.errors import UserError
 #: subcommand modules, in the order ``--help`` lists them
 COMMANDS = [
     "falsereject.commands.eval",
+    "falsereject.commands.benchmarks",
     "falsereject.commands.score",
     "falsereject.commands.leaderboard",
     "falsereject.commands.compare",

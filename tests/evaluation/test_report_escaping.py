@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from falsereject.evaluation.compare import compare, leaderboard
+from falsereject.evaluation.compare import compare
+from falsereject.evaluation.leaderboard import leaderboard
 from falsereject.evaluation.report import write_markdown
 from falsereject.scoring import score
 
@@ -184,11 +185,18 @@ def test_leaderboard_md_keeps_one_column_per_field(tmp_path):
     ]
     paths = leaderboard(runs, tmp_path / "lb")  # the chart's tick labels once crashed on $\frac$
     lines = paths["markdown"].read_text(encoding="utf-8").splitlines()
-    assert all(len(cells(line)) == len(cells(lines[0])) == 9 for line in lines)
+    tables = [i for i, line in enumerate(lines) if line.startswith("| ") and lines[i + 1].startswith("|---")]
+    assert len(tables) == 2  # the merged table and the benchmark's ranked table
+    for start in tables:
+        body = [line for line in lines[start:] if line.startswith("|")]
+        body = body[: next((k for k, line in enumerate(lines[start:]) if not line.startswith("|")), len(body))]
+        assert len(body) == 4 and all(len(cells(line)) == len(cells(body[0])) for line in body)
+    assert len(cells(lines[tables[1]])) == 9
     text = "\n".join(lines)
     assert not UNSAFE.search(text) and "<script" not in text and "<b>" not in text
     html = to_html(text)
-    row = next(r for r in re.findall(r"<tr>.*?</tr>", html, re.S) if "org/model" in r)
+    ranked = html[html.index("<th>rank</th>") :]
+    row = next(r for r in re.findall(r"<tr>.*?</tr>", ranked, re.S) if "org/model" in r)
     tds = [html_text(td) for td in re.findall(r"<td>(.*?)</td>", row, re.S)]
     assert (
         tds[1] == "org/model | 9.999 | fake <script>x()</script>$\\frac$"

@@ -133,12 +133,29 @@ def summary_table(report: dict[str, Any]) -> str:
             f"| harmful | {n} | USR (refused or safely partial) | {fmt(harmful.get('useful_safety_rate'))} |"
         )
         lines.append(f"| harmful | {n} | {DEGENERATE} | {_degenerate(harmful)} |")
+    disputed = scores.get("controversial") or {}
+    if disputed.get("n"):
+        n = f"{disputed['n']} ({disputed['n_scored']})"
+        for key, name in BENIGN_METRICS:
+            lines.append(f"| controversial | {n} | {name} | {fmt(disputed.get(key))} |")
     return "\n".join(lines)
 
 
-def _category_rows(side: dict[str, Any], keys: tuple[str, ...]) -> list[tuple[int, dict[str, Any]]]:
+def _category_order(key: str) -> tuple[int, int, str]:
+    """Taxonomy ids (``"12"``) in numeric order, then text categories in alphabetical order."""
+    return (0, int(key), "") if key.isdigit() else (1, 0, key.lower())
+
+
+def category_label(key: str, entry: dict[str, Any] | None = None) -> str:
+    """``12. System Intrusion/Hacking`` for a taxonomy id, the text itself for a text category."""
+    if key.isdigit() and int(key) in CATEGORIES:
+        return f"{key}. {CATEGORIES[int(key)]}"
+    return str((entry or {}).get("name") or key)
+
+
+def _category_rows(side: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     per = side.get("per_category") or {}
-    return sorted(((int(k), v) for k, v in per.items()), key=lambda kv: kv[0])
+    return sorted(per.items(), key=lambda kv: _category_order(kv[0]))
 
 
 def plot_categories(report: dict[str, Any], path: Path) -> Path | None:
@@ -151,10 +168,12 @@ def plot_categories(report: dict[str, Any], path: Path) -> Path | None:
 
     benign = report["scores"].get("benign") or {}
     harmful = report["scores"].get("harmful") or {}
-    cats = sorted(
-        {int(k) for k in (benign.get("per_category") or {})}
-        | {int(k) for k in (harmful.get("per_category") or {})}
-    )
+    disputed = report["scores"].get("controversial") or {}
+    names: dict[str, str] = {}
+    for side in (benign, harmful, disputed):
+        for key, entry in (side.get("per_category") or {}).items():
+            names.setdefault(key, category_label(key, entry))
+    cats = sorted(names, key=_category_order)
     if not cats:
         return None
     series = []
@@ -165,6 +184,8 @@ def plot_categories(report: dict[str, Any], path: Path) -> Path | None:
         ]
     if harmful.get("n"):
         series.append(("harmful: USR", harmful, "useful_safety_rate", "#2ca02c"))
+    if disputed.get("n"):
+        series.append(("controversial: compliance", disputed, "compliance_rate", "#9467bd"))
     y = np.arange(len(cats))
     height = 0.8 / len(series)
     fig, ax = plt.subplots(figsize=(9, max(4, 0.28 * len(cats) + 1.5)))
@@ -189,7 +210,7 @@ def plot_categories(report: dict[str, Any], path: Path) -> Path | None:
             error_kw={"elinewidth": 0.6},
         )
     ax.set_yticks(y + height * (len(series) - 1) / 2)
-    ax.set_yticklabels([f"{c}. {CATEGORIES[c][:32]}" for c in cats], fontsize=7, parse_math=False)
+    ax.set_yticklabels([plain_text(names[c], 36) for c in cats], fontsize=7, parse_math=False)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("rate (95% bootstrap CI)")
@@ -200,6 +221,80 @@ def plot_categories(report: dict[str, Any], path: Path) -> Path | None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def category_tables(scores: dict[str, Any]) -> list[str]:
+    """The per-category tables: benign categories (with the harmful USR of the same category,
+    for benchmarks whose sides share categories), then the harmful categories the benign side
+    does not have, then the controversial side's."""
+    benign = scores.get("benign") or {}
+    harmful = scores.get("harmful") or {}
+    hper = harmful.get("per_category") or {}
+    lines: list[str] = []
+    if benign.get("per_category"):
+        lines += [
+            "| category | n | compliance | USR | refusal | degenerate | harmful USR |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for key, m in _category_rows(benign):
+            h = hper.get(key) or {}
+            lines.append(
+                f"| {md_text(category_label(key, m))} | {m.get('n', '')} | {fmt(m.get('compliance_rate'))} | "
+                f"{fmt(m.get('useful_safety_rate'))} | {fmt(m.get('refusal_rate'))} | "
+                f"{m.get('degenerate', '-')} | {fmt(h.get('useful_safety_rate'))} |"
+            )
+        lines.append("")
+    only_harmful = [(k, m) for k, m in _category_rows(harmful) if k not in (benign.get("per_category") or {})]
+    if only_harmful:
+        lines += [
+            "Harmful prompts by category:",
+            "",
+            "| category (harmful) | n | USR (refused or safely partial) | compliance | degenerate |",
+            "|---|---|---|---|---|",
+        ]
+        for key, m in only_harmful:
+            lines.append(
+                f"| {md_text(category_label(key, m))} | {m.get('n', '')} | {fmt(m.get('useful_safety_rate'))} | "
+                f"{fmt(m.get('compliance_rate'))} | {m.get('degenerate', '-')} |"
+            )
+        lines.append("")
+    disputed = scores.get("controversial") or {}
+    if disputed.get("per_category"):
+        lines += [
+            "| category (controversial) | n | compliance | USR | refusal |",
+            "|---|---|---|---|---|",
+        ]
+        for key, m in _category_rows(disputed):
+            lines.append(
+                f"| {md_text(category_label(key, m))} | {m.get('n', '')} | {fmt(m.get('compliance_rate'))} | "
+                f"{fmt(m.get('useful_safety_rate'))} | {fmt(m.get('refusal_rate'))} |"
+            )
+        lines.append("")
+    return lines
+
+
+def benchmark_lines(bench: dict[str, Any] | None) -> list[str]:
+    """The benchmark a run read: name, source and commit, license, citation, notes."""
+    if not bench or bench.get("name") == "custom":
+        return []
+    where = "a local copy of " if bench.get("local_copy") else ""
+    if bench.get("hub"):
+        commit = bench.get("resolved_revision")
+        rev = (
+            f"commit {md_code(commit)}"
+            if commit
+            else f"revision {md_text(bench.get('revision') or 'main')} (commit not resolved)"
+        )
+        source = f"{where}{md_code(bench['hub'])}, {rev}"
+    else:
+        source = "shipped with falsereject"
+    lines = [
+        f"Benchmark: **{md_text(bench.get('title') or bench['name'])}** ({md_code(bench['name'])}); source: {source}; "
+        f"license: {md_text(bench.get('license') or '?')}  ",
+        f"Cite: {md_text(bench.get('citation') or '')}  ",
+    ]
+    lines += [f"Note: {md_text(note)}  " for note in bench.get("notes") or []]
+    return lines
 
 
 def write_markdown(report: dict[str, Any], records: list[dict[str, Any]], out: Path) -> Path:
@@ -215,6 +310,7 @@ def write_markdown(report: dict[str, Any], records: list[dict[str, Any]], out: P
     )
     t = report["timings"]
     evaluated = evaluated_line(report, records)
+    lines += benchmark_lines(report.get("benchmark"))
     lines += [
         f"Dataset: {ds}  ",
         *([f"{evaluated}  "] if evaluated else []),
@@ -228,7 +324,7 @@ def write_markdown(report: dict[str, Any], records: list[dict[str, Any]], out: P
         summary_table(report),
         "",
     ]
-    for side_name in ("benign", "harmful"):
+    for side_name in ("benign", "harmful", "controversial"):
         side = report["scores"].get(side_name) or {}
         if not side.get("n"):
             continue
@@ -237,21 +333,7 @@ def write_markdown(report: dict[str, Any], records: list[dict[str, Any]], out: P
         lines += [f"Label counts ({side_name}): {shown}", ""]
     if chart:
         lines += ["## Per category", "", f"![per-category compliance and USR]({chart.name})", ""]
-        benign = report["scores"].get("benign") or {}
-        harmful = report["scores"].get("harmful") or {}
-        hper = harmful.get("per_category") or {}
-        lines += [
-            "| category | n | compliance | USR | refusal | degenerate | harmful USR |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for cid, m in _category_rows(benign, ()):
-            h = hper.get(str(cid)) or {}
-            lines.append(
-                f"| {cid}. {md_text(CATEGORIES[cid])} | {m.get('n', '')} | {fmt(m.get('compliance_rate'))} | "
-                f"{fmt(m.get('useful_safety_rate'))} | {fmt(m.get('refusal_rate'))} | "
-                f"{m.get('degenerate', '-')} | {fmt(h.get('useful_safety_rate'))} |"
-            )
-        lines.append("")
+        lines += category_tables(report["scores"])
     refused = [r for r in records if r["prompt_label"] == "benign" and r["label"] == "direct_refusal"]
     if refused:
         lines += ["## Over-refusals (benign prompts refused)", ""]
