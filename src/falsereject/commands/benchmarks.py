@@ -34,8 +34,10 @@ def _sides(bench: Benchmark) -> str:
         for side, n in part.expected.items():
             counts[side] = counts.get(side, 0) + n
     shown = [f"{s} {counts[s]}" if s in counts else s for s in bench.sides]
-    if "harmful" not in bench.sides:
-        shown.append(f"harmful: -{f' (pair: {bench.pair})' if bench.pair else ''}")
+    pair = f" (pair: {bench.pair})" if bench.pair else ""
+    for side in ("benign", "harmful"):
+        if side not in bench.sides:
+            shown.append(f"{side}: -{pair}")
     return ", ".join(shown)
 
 

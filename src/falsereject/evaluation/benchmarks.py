@@ -345,7 +345,12 @@ def load_benchmark(bench: Benchmark, *, local: str | None = None, revision: str 
                 )
         parts.append((rows, info))
     kind = _categorise(bench, [r for rows, _ in parts for r in rows], notes)
-    source = {"path": path, "local": is_local, "revision": requested, "resolved_revision": resolved}
+    source = {
+        "path": path,
+        "local": is_local,
+        "revision": None if is_local else requested,
+        "resolved_revision": resolved,
+    }
     return Loaded(bench, parts, kind, source, notes)
 
 

@@ -280,11 +280,12 @@ def benchmark_lines(bench: dict[str, Any] | None) -> list[str]:
     where = "a local copy of " if bench.get("local_copy") else ""
     if bench.get("hub"):
         commit = bench.get("resolved_revision")
-        rev = (
-            f"commit {md_code(commit)}"
-            if commit
-            else f"revision {md_text(bench.get('revision') or 'main')} (commit not resolved)"
-        )
+        if commit:
+            rev = f"commit {md_code(commit)}"
+        elif bench.get("local_copy"):
+            rev = "commit unknown (a Hub cache snapshot or a git clone records it)"
+        else:
+            rev = f"revision {md_text(bench.get('revision') or 'main')} (commit not resolved: offline?)"
         source = f"{where}{md_code(bench['hub'])}, {rev}"
     else:
         source = "shipped with falsereject"
@@ -297,6 +298,16 @@ def benchmark_lines(bench: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _version(dataset: dict[str, Any]) -> str:
+    """``version 0.1.0`` (a release folder), ``commit abc123...`` (a benchmark read at a known
+    commit) or ``version ?``."""
+    if dataset.get("version"):
+        return f"version {md_text(dataset['version'])}"
+    if dataset.get("resolved_revision"):
+        return f"commit {md_text(str(dataset['resolved_revision'])[:12])}"
+    return "version ?"
+
+
 def write_markdown(report: dict[str, Any], records: list[dict[str, Any]], out: Path) -> Path:
     chart = plot_categories(report, out / "chart.png")
     model = report["model"]
@@ -305,7 +316,7 @@ def write_markdown(report: dict[str, Any], records: list[dict[str, Any]], out: P
         lines += [f"> {md_text(model['note'])}", ""]
     ds = ", ".join(
         f"{md_code(d['path'])} {md_text(d['config'])}/{md_text(d['split'])} ({md_text(d['rows'])} prompts, "
-        f"version {md_text(d.get('version') or '?')})"
+        f"{_version(d)})"
         for d in report["datasets"]
     )
     t = report["timings"]
