@@ -188,8 +188,8 @@ def test_leaderboard_md_keeps_one_column_per_field(tmp_path):
     tables = [i for i, line in enumerate(lines) if line.startswith("| ") and lines[i + 1].startswith("|---")]
     assert len(tables) == 2  # the merged table and the benchmark's ranked table
     for start in tables:
-        body = [line for line in lines[start:] if line.startswith("|")]
-        body = body[: next((k for k, line in enumerate(lines[start:]) if not line.startswith("|")), len(body))]
+        end = next((k for k in range(start, len(lines)) if not lines[k].startswith("|")), len(lines))
+        body = lines[start:end]
         assert len(body) == 4 and all(len(cells(line)) == len(cells(body[0])) for line in body)
     assert len(cells(lines[tables[1]])) == 9
     text = "\n".join(lines)
