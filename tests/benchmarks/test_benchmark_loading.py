@@ -99,6 +99,18 @@ def test_falsereject_categories_resolve_to_the_taxonomy(copies):
     assert all(r["id"].startswith("fr-") for r in rows)  # no id column: made from the prompt
 
 
+def test_category_names_outside_the_taxonomy_are_kept_as_text(tmp_path):
+    folder = WRITERS["falsereject"](tmp_path / "fr", test_rows=6)
+    path = folder / "test.jsonl"
+    path.write_text(path.read_text().replace('"Self-Harm"', '"Self Harm and Suicide"'), encoding="utf-8")
+    loaded, rows = _load("falsereject", folder)
+    assert loaded.categories == "text" and rows[5]["category"] == "Self Harm and Suicide"
+    assert rows[0]["category"] == "Personal Insulting Words"  # every row as text, not a mix
+    assert any(
+        "'Self Harm and Suicide' is not one of the 44 FalseReject categories" in n for n in loaded.notes
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "sides"),
     [("falsereject-sample", {"benign": 264, "harmful": 132}), ("falsereject-harmful", {"harmful": 132})],

@@ -148,9 +148,10 @@ def _category_order(key: str) -> tuple[int, int, str]:
 
 def category_label(key: str, entry: dict[str, Any] | None = None) -> str:
     """``12. System Intrusion/Hacking`` for a taxonomy id, the text itself for a text category."""
-    if key.isdigit() and int(key) in CATEGORIES:
+    name = (entry or {}).get("name")
+    if key.isdigit() and int(key) in CATEGORIES and name in (None, CATEGORIES[int(key)]):
         return f"{key}. {CATEGORIES[int(key)]}"
-    return str((entry or {}).get("name") or key)
+    return str(name or key)
 
 
 def _category_rows(side: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
