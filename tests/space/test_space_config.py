@@ -12,11 +12,9 @@ from falsereject.errors import UserError
 from falsereject.llm import BackendConfig
 from falsereject.space import (
     ColumnConfig,
-    SpaceConfig,
     column_title,
     describe_backend,
     env_overrides,
-    load_examples,
     load_space_config,
     resolve_column,
 )
@@ -103,8 +101,17 @@ def test_fallback_only_for_missing_local_folders(tmp_path):
     assert resolve_column(missing, [tmp_path]).title == "fb"
 
 
-def test_examples_are_grouped_by_category():
-    examples = load_examples(SpaceConfig())
-    assert len(examples) == 44
-    assert next(iter(examples)).startswith("1. ") and list(examples)[-1].startswith("44. ")
-    assert all(prompts and all(p.strip() for p in prompts) for prompts in examples.values())
+def test_shipped_config_is_a_single_turn_budgeted_space(no_space_env):
+    config = load_space_config(SPACE_YAML)
+    assert config.concurrency_limit == 1 and config.time_budget > 0 and config.min_tokens > 0
+    assert config.cached_examples and len(config.control_categories) >= 3
+    baseline = config.right.fallback.fallback
+    assert "prompting baseline" in baseline.description and "make" not in baseline.description
+    assert config.left.model_url.startswith("https://huggingface.co/")
+
+
+def test_max_history_turns_is_gone(tmp_path, no_space_env):
+    old = tmp_path / "space.yaml"
+    old.write_text("max_history_turns: 3\n")
+    with pytest.raises(UserError, match="max_history_turns"):
+        load_space_config(old)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from falsereject.dataset import REPO_ROOT
+from falsereject.errors import UserError
 from falsereject.space.deploy import package_version, pin_requirements, space_files, stage
 
 DEPLOY = REPO_ROOT / "spaces" / "deploy.py"
@@ -72,3 +74,40 @@ def test_user_errors_are_one_line(args, token, message):
     result = _deploy(*args, token=token)
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_tuned_model_on_the_hub_takes_the_right_column(tmp_path):
+    from falsereject.space.config import load_space_config
+    from falsereject.space.deploy import SPACE_DIR, cache_note
+
+    out = tmp_path / "staged"
+    stage(SPACE_DIR, "9.9.9", out, tuned_model="my-org/qwen-falsereject")
+    right = load_space_config(out / "config.yaml").right
+    assert right.backend.model == "my-org/qwen-falsereject" and right.fallback is None
+    assert right.title.startswith("FalseReject-tuned") and right.model_url.endswith("my-org/qwen-falsereject")
+    assert "my-org/qwen-falsereject" in (out / "README.md").read_text().split("---")[1]
+    assert "right column" in cache_note(out)  # its examples are not cached yet, and it says so
+    with pytest.raises(UserError, match="ORG/NAME"):
+        stage(SPACE_DIR, "9.9.9", tmp_path / "bad", tuned_model="not an id")
+
+
+def test_a_tuned_folder_is_shipped_inside_the_space(tmp_path):
+    from falsereject.space.columns import resolve_column
+    from falsereject.space.config import load_space_config
+    from falsereject.space.deploy import SPACE_DIR
+
+    tuned = tmp_path / "merged"
+    tuned.mkdir()
+    (tuned / "config.json").write_text("{}")
+    (tuned / "model.safetensors").write_bytes(b"weights")
+    (tuned / "checkpoint-10").mkdir()
+    (tuned / "checkpoint-10" / "optimizer.pt").write_bytes(b"x")
+    out = tmp_path / "staged"
+    files = stage(SPACE_DIR, "9.9.9", out, tuned_folder=tuned)
+    assert (
+        Path("models/tuned/model.safetensors") in files and not (out / "models/tuned/checkpoint-10").exists()
+    )
+    right = resolve_column(load_space_config(out / "config.yaml").right, [out])
+    assert right.backend.model == str((out / "models" / "tuned").resolve()) and "merged" in right.title
+    with pytest.raises(UserError, match="config.json"):
+        stage(SPACE_DIR, "9.9.9", tmp_path / "bad", tuned_folder=tmp_path / "staged" / "models")

@@ -20,7 +20,7 @@ from falsereject.embedded import MODEL_NAME
 from falsereject.errors import BackendError, TransientError, UserError
 from falsereject.llm import Backend, BackendConfig, build_backend
 from falsereject.llm.registry import create_provider
-from falsereject.space.config import EMBEDDED_TITLE, ColumnConfig
+from falsereject.space.config import EMBEDDED_CARD, EMBEDDED_TITLE, ColumnConfig
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,24 @@ class Column:
     def title(self) -> str:
         return column_title(self.config)
 
+    @property
+    def model_url(self) -> str:
+        """The model card to link: the config's, else the embedded model's upstream card."""
+        if self.config.model_url:
+            return self.config.model_url
+        return EMBEDDED_CARD if self.config.backend.model == "embedded" else ""
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` by this column's tokenizer when it has one loaded, else an
+        estimate (4 characters a token)."""
+        counter = getattr(self.raw, "count_tokens", None)
+        if callable(counter):
+            return int(counter(text))
+        tokenizer = getattr(getattr(self.raw, "local", None), "tokenizer", None)
+        if tokenizer is not None:
+            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        return max(1, round(len(text) / 4)) if text else 0
+
     def streams(self) -> bool:
         return self.raw is not None and type(self.raw).astream is not Backend.astream
 
@@ -126,18 +144,19 @@ class Column:
             messages = [{"role": "system", "content": cfg.system_prompt}, *messages]
         return messages, dict(cfg.generation)
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def stream(self, messages: list[dict[str, str]], **override: Any) -> AsyncIterator[str]:
         messages, params = self.prepare(messages)
+        params.update(override)
         source = self.raw if self.streams() else self.backend
         async for piece in source.astream(messages, **params):
             yield piece
 
-    async def answer(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def answer(self, messages: list[dict[str, str]], **override: Any) -> AsyncIterator[str]:
         """:meth:`stream`, with any failure raised as :class:`ColumnDown` (logged in full)."""
         if self.problem:
             raise ColumnDown(self.problem)
         try:
-            async for piece in self.stream(messages):
+            async for piece in self.stream(messages, **override):
                 yield piece
         except Exception as exc:  # noqa: BLE001 - logged in full, shown as a fixed sentence
             log.warning("column %r failed: %r", self.title, exc)

@@ -1,9 +1,11 @@
-"""One prompt to both columns: stream both answers, then judge each.
+"""One prompt to both columns, as one single-turn comparison: stream both answers, judge each.
 
-:func:`compare_stream` yields a :class:`Frame` each time the page should change: the chats
-with the answers so far, then, once both are done, the judge's verdicts. A frame names what it
-holds; :mod:`falsereject.space.layout` turns it into the page's outputs in one place.
-A column's chat state is ``{"history": messages sent to the model, "display": the chat shown}``.
+:func:`compare_stream` yields a :class:`Frame` each time the page should change: the answers so
+far, then, once both are done, the judge's verdicts. Both columns always get the same single
+user turn (no history), and the same token budget, chosen from the measured speed
+(:mod:`falsereject.space.budget`) so that the comparison ends within the Space's time budget.
+An answer stopped by that budget, or by the hard ``request_timeout``, is marked as cut, and its
+label as provisional. :mod:`falsereject.space.layout` renders a frame in one place.
 """
 
 from __future__ import annotations
@@ -13,70 +15,72 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
 
-from falsereject.judge import get_judge
-from falsereject.judge.base import UNSCORED, Judgement
+from falsereject.judge import UNSCORED, Judgement, get_judge
 from falsereject.llm import build_backend
+from falsereject.space.budget import SpeedMeter, plan
 from falsereject.space.columns import Column, ColumnDown
 from falsereject.space.config import SpaceConfig
 
 log = logging.getLogger(__name__)
 
-# What the page says about the prompt or a slow column: fixed sentences.
-MSG_TIMEOUT = "**Stopped after {seconds:g} s**: each request has a time limit in this demo."
+# What the page says about the prompt or a column: fixed sentences.
 MSG_TOO_LONG = (
-    "**Prompt too long**: yours is {n:,} characters; this demo accepts at most {cap:,}. Please shorten it."
+    "Prompt too long: yours is {n:,} characters; this demo accepts at most {cap:,}. Please shorten it."
 )
-MSG_EMPTY = "Type a prompt first (or pick an example below)."
-NOT_JUDGED = "No answer judged yet."
+MSG_EMPTY = "Type a prompt first (or pick an example)."
+CUT_BUDGET = "the answer was cut at {tokens:,} tokens to fit this Space's {seconds:g} s time budget"
+CUT_TIMEOUT = "the answer was stopped after {seconds:g} s, this Space's time limit"
+CUT_STOPPED = "you stopped this answer before it ended"
 
-Messages = list[dict[str, str]]
-
-
-def chat_state(value: Any = None) -> dict[str, list]:
-    """A column's chat state (a fresh one for anything that is not a state)."""
-    if isinstance(value, dict):
-        return {"history": list(value.get("history") or []), "display": list(value.get("display") or [])}
-    return {"history": [], "display": []}
+# A side's phase
+WAITING, ANSWERING, JUDGING, DONE = "waiting", "answering", "judging", "done"
 
 
-def request(state: dict, prompt: str, max_history_turns: int) -> Messages:
-    """The messages sent to a model: its last few successful turns, then ``prompt``."""
-    keep = max(0, max_history_turns - 1) * 2
-    past = state["history"][-keep:] if keep else []
-    return [*past, {"role": "user", "content": prompt}]
-
-
-# -- the result type -------------------------------------------------------------------------
 @dataclass
 class Side:
     """One column's part of a :class:`Frame`."""
 
-    chat: Messages  # the chat shown: earlier turns, the prompt, the answer so far
-    state: dict[str, list]  # the chat state to keep (see chat_state)
-    waiting: str = NOT_JUDGED  # what the verdict line says while there is no verdict
-    verdict: Judgement | None = None  # the judge's label of the answer, once judged
+    text: str = ""  # the model's answer so far (never a message of ours)
+    phase: str = WAITING
+    problem: str = ""  # a fixed sentence: the column failed
+    cut: str = ""  # why the answer ended early ("" = it ended by itself): the label is provisional
+    tokens: int = 0
+    verdict: Judgement | None = None
 
 
 @dataclass
 class Frame:
     """What the page shows at one moment of a comparison."""
 
-    left: Side
-    right: Side
-    status: str = ""  # a line for the user (an empty or over-long prompt)
-    rejected: bool = False  # the prompt was not sent: only the status and states are meant
+    prompt: str = ""
+    left: Side = field(default_factory=Side)
+    right: Side = field(default_factory=Side)
+    status: str = ""  # a line for the visitor
+    rejected: bool = False  # the prompt was not sent: only the status is meant
+    budget: int | None = None  # the token budget both answers got
+    cached: bool = False  # a precomputed comparison, not a live one
+    example_id: str | None = None
+    seconds: float | None = None  # a finished live comparison's duration
 
     @property
     def sides(self) -> tuple[Side, Side]:
         return self.left, self.right
 
-    @classmethod
-    def cleared(cls) -> Frame:
-        """The page as it starts (and after Reset): empty chats, nothing judged."""
-        return cls(Side([], chat_state()), Side([], chat_state()))
+    @property
+    def busy(self) -> bool:
+        return not self.rejected and any(s.phase != DONE for s in self.sides)
+
+    def stopped(self) -> Frame:
+        """This frame after the visitor pressed Stop: unfinished answers are marked, not judged."""
+        sides = [
+            s if s.phase == DONE else replace(s, phase=DONE, cut=CUT_STOPPED, verdict=None)
+            for s in self.sides
+        ]
+        return replace(
+            self, left=sides[0], right=sides[1], status="Stopped: the answers end where you stopped them."
+        )
 
 
 # -- the judge -------------------------------------------------------------------------------
@@ -100,9 +104,14 @@ class LiveJudge:
                 self.problem = "The judge is unavailable in this Space; its logs say why."
         return self._judge
 
+    @property
+    def name(self) -> str:
+        judge = self.load()
+        return getattr(judge, "name", None) or self.config.judge
+
     async def label(self, prompt: str, response: str) -> Judgement:
         if not response.strip():
-            return Judgement(UNSCORED, "No answer came back, so there was nothing to judge.", "")
+            return Judgement(UNSCORED, "No answer came back, so there was nothing to judge.", self.name)
         judge = self.load()
         if judge is None:
             return Judgement(UNSCORED, self.problem or "", self.config.judge)
@@ -111,34 +120,29 @@ class LiveJudge:
             return result
         except Exception as exc:  # noqa: BLE001
             log.warning("judge failed: %r", exc)
-            return Judgement(UNSCORED, "The judge could not label this answer.", self.config.judge)
+            return Judgement(UNSCORED, "The judge could not label this answer.", self.name)
 
 
 # -- the stream ------------------------------------------------------------------------------
 @dataclass
-class _Answer:
-    text: str = ""
-    note: str | None = None  # a fixed sentence: the column failed or ran out of time
-    done: bool = False
-    waiting: str = "Answering…"
-    verdict: Judgement | None = None
-
-    def side(self, chat: Messages, state: dict[str, list]) -> Side:
-        """This answer so far, after ``chat`` (the earlier turns and the prompt)."""
-        body = f"{self.text}\n\n{self.note}" if self.note and self.text else self.text or self.note
-        return Side([*chat, {"role": "assistant", "content": body or "…"}], state, self.waiting, self.verdict)
+class _Timing:
+    sent: float
+    first: float | None = None
+    last: float | None = None
 
 
 async def _pieces(
-    columns: Sequence[Column], requests: Sequence[Messages], timeout: float
+    columns: Sequence[Column], prompt: str, max_tokens: int, timeout: float, stop: asyncio.Event
 ) -> AsyncIterator[tuple[int, str | ColumnDown | None]]:
-    """Both columns' answers as they come, until both are done or ``timeout`` seconds pass:
-    ``(i, piece)``, then ``(i, None)`` when column ``i`` is done or ``(i, ColumnDown)``."""
+    """Both columns' answers as they come, until both are done, ``timeout`` seconds pass or
+    ``stop`` is set: ``(i, piece)``, then ``(i, None)`` when column ``i`` is done or
+    ``(i, ColumnDown)``. Leaving early (a timeout, the visitor's Stop) cancels both streams."""
     queue: asyncio.Queue = asyncio.Queue()
+    messages = [{"role": "user", "content": prompt}]
 
     async def pump(i: int) -> None:
         try:
-            async for piece in columns[i].answer(requests[i]):
+            async for piece in columns[i].answer(messages, max_tokens=max_tokens):
                 await queue.put((i, piece))
             await queue.put((i, None))
         except ColumnDown as exc:
@@ -147,64 +151,102 @@ async def _pieces(
     tasks = [asyncio.create_task(pump(i)) for i in range(len(columns))]
     running = set(range(len(columns)))
     deadline = time.monotonic() + timeout
+    stopped = asyncio.ensure_future(stop.wait())
     try:
-        while running:
-            try:
-                i, item = await asyncio.wait_for(queue.get(), max(0.0, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+        while running and not stop.is_set():
+            got = asyncio.ensure_future(queue.get())
+            await asyncio.wait(
+                {got, stopped}, timeout=max(0.0, deadline - time.monotonic()), return_when="FIRST_COMPLETED"
+            )
+            if not got.done():
+                got.cancel()
                 return
+            i, item = got.result()
             if not isinstance(item, str):
                 running.discard(i)
             yield i, item
     finally:
-        for task in tasks:
+        for task in [*tasks, stopped]:
             task.cancel()
+        await asyncio.gather(*tasks, stopped, return_exceptions=True)
+
+
+def check_prompt(prompt: str, config: SpaceConfig) -> str:
+    """ "" for a prompt that may be sent, else the sentence saying why not."""
+    if not prompt:
+        return MSG_EMPTY
+    if len(prompt) > config.max_prompt_chars:
+        return MSG_TOO_LONG.format(n=len(prompt), cap=config.max_prompt_chars)
+    return ""
+
+
+def _planning(tokens: int, seconds: float | None) -> str:
+    if seconds is None:
+        return f"Answering live (up to {tokens:,} tokens each)…"
+    return f"Answering live: up to {tokens:,} tokens each, about {seconds:.0f} s at the speed measured here…"
 
 
 async def compare_stream(
     columns: Sequence[Column],
+    meters: Sequence[SpeedMeter],
     judge: LiveJudge,
     config: SpaceConfig,
     prompt: str,
-    states: Sequence[Any] = (None, None),
+    stop: asyncio.Event | None = None,
 ) -> AsyncIterator[Frame]:
-    """Send ``prompt`` to both columns; yield a frame per streamed piece, then the judged one."""
+    """Send ``prompt`` to both columns; yield a frame per streamed piece, then the judged one.
+    Once ``stop`` is set (the visitor pressed Stop) both streams are cancelled and the last
+    frame has what came so far, marked as stopped and not judged."""
+    stop = stop or asyncio.Event()
     prompt = (prompt or "").strip()
-    states = [chat_state(s) for s in states]
-    if not prompt or len(prompt) > config.max_prompt_chars:
-        cap = config.max_prompt_chars
-        status = MSG_TOO_LONG.format(n=len(prompt), cap=cap) if prompt else MSG_EMPTY
-        yield Frame(Side([], states[0]), Side([], states[1]), status=status, rejected=True)
+    problem = check_prompt(prompt, config)
+    if problem:
+        yield Frame(prompt, status=problem, rejected=True)
         return
-    requests = [request(s, prompt, config.max_history_turns) for s in states]
-    chats = [[*s["display"], {"role": "user", "content": prompt}] for s in states]
-    answers = [_Answer(), _Answer()]
+    budget, seconds = plan(list(meters))
+    sides = [Side(phase=ANSWERING), Side(phase=ANSWERING)]
+    started = time.monotonic()
+    timings = [_Timing(started), _Timing(started)]
+    status = _planning(budget, seconds)
 
     def frame() -> Frame:
-        return Frame(
-            *(answer.side(chat, state) for answer, chat, state in zip(answers, chats, states, strict=True))
-        )
+        return Frame(prompt, *[replace(s) for s in sides], status=status, budget=budget)
 
     yield frame()
-    async with aclosing(_pieces(columns, requests, config.request_timeout)) as pieces:
+    async with aclosing(_pieces(columns, prompt, budget, config.request_timeout, stop)) as pieces:
         async for i, item in pieces:
+            now = time.monotonic()
             if isinstance(item, str):
-                answers[i].text += item
+                sides[i].text += item
+                timings[i].first = timings[i].first or now
+                timings[i].last = now
             else:
-                answers[i].done, answers[i].waiting = True, "Judging…"
+                sides[i].phase = JUDGING
                 if item is not None:
-                    answers[i].note = str(item)
+                    sides[i].problem = str(item)
             yield frame()
-    for answer in answers:
-        if not answer.done:  # out of time; a partial answer is judged too
-            answer.done, answer.note = True, MSG_TIMEOUT.format(seconds=config.request_timeout)
-    verdicts = await asyncio.gather(*[judge.label(prompt, answer.text) for answer in answers])
-    for answer, verdict in zip(answers, verdicts, strict=True):
-        answer.verdict = verdict
+    if stop.is_set():
+        yield frame().stopped()
+        return
+    for side in sides:
+        if side.phase == ANSWERING:  # out of time: a partial answer is judged, provisionally
+            side.phase, side.cut = JUDGING, CUT_TIMEOUT.format(seconds=config.request_timeout)
+    for side, timing, column, meter in zip(sides, timings, columns, meters, strict=True):
+        side.text = side.text.strip()
+        side.tokens = column.count_tokens(side.text) if side.text else 0
+        if not side.cut and not side.problem and side.tokens >= budget - 1:
+            side.cut = CUT_BUDGET.format(tokens=budget, seconds=config.time_budget)
+        if timing.first is not None and not side.problem:
+            meter.record(
+                side.tokens, timing.first - timing.sent, (timing.last or timing.first) - timing.first
+            )
+    status = "Judging…"
+    yield frame()
+    verdicts = await asyncio.gather(*[judge.label(prompt, s.text) for s in sides])
+    for side, verdict in zip(sides, verdicts, strict=True):
+        side.verdict, side.phase = verdict, DONE
+    elapsed = time.monotonic() - started
+    status = f"Answered live in {elapsed:.0f} s."
     final = frame()
-    for i, side in enumerate(final.sides):
-        history = states[i]["history"]
-        if answers[i].text.strip() and not answers[i].note:
-            history = [*requests[i], {"role": "assistant", "content": answers[i].text.strip()}]
-        side.state = {"history": history, "display": list(side.chat)}
+    final.seconds = elapsed
     yield final

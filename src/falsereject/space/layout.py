@@ -1,219 +1,214 @@
-"""The Space's page: the Gradio Blocks, and :class:`SpaceApp` that wires them to the columns.
+"""The Space's page: the Gradio Blocks, wired to a :class:`~falsereject.space.app.SpaceApp`.
 
-``spaces/falsereject_demo/app.py`` is a thin entry point over it::
+Top to bottom: the title, what over-refusal is and the links; the prompt box (Enter sends,
+Shift+Enter adds a line) with Send, Stop and Reset and the example picker; the status line
+(queue position, plan, progress; announced to screen readers); the one-line colour key; the
+prompt sent; the two columns, each with its verdict card above its answer; the colour key with
+examples; the chart of the paper's 29 models; what runs here. Columns wrap under each other
+on narrow screens.
 
-    app = SpaceApp.from_config("config.yaml")          # + FALSEREJECT_SPACE_* env overrides
-    app.build().queue(**app.queue_kwargs()).launch(**app.launch_kwargs())
-
-The comparison itself is :func:`falsereject.space.compare.compare_stream`; :func:`outputs` turns
-each of its frames into the values of the page's outputs, in the order :meth:`SpaceApp.build`
-lists them. Gradio is imported inside the functions that need it (it takes seconds to import).
+No ``from __future__ import annotations`` here: Gradio finds the ``gr.Request`` parameter of
+a handler by evaluating its annotation, so the handlers below must carry the real class.
 """
 
-from __future__ import annotations
-
 import html
-import random
-from contextlib import aclosing
-from pathlib import Path
-from typing import Any
 
-from falsereject.dataset import REPO_ROOT
-from falsereject.evaluation.report import md_text
-from falsereject.judge.base import FULL, PARTIAL, REFUSAL, UNSCORED
-from falsereject.space.columns import build_columns, describe_backend
-from falsereject.space.compare import NOT_JUDGED, Frame, LiveJudge, Side, chat_state, compare_stream
-from falsereject.space.config import (
-    SpaceConfig,
-    example_list,
-    load_examples,
-    load_space_config,
-    random_example,
-)
+from falsereject.space.app import PAGE, SpaceApp
+from falsereject.space.columns import describe_backend
+from falsereject.space.render import key_html, legend_html
 
-ANY_CATEGORY = "Any category"
-BADGE_STYLE = {  # label -> (text, background)
-    FULL: ("Full compliance", "#15803d"),
-    PARTIAL: ("Safe partial compliance", "#b45309"),
-    REFUSAL: ("Direct refusal", "#b91c1c"),
-    UNSCORED: ("Unscored", "#6b7280"),
-}
-CSS = (
-    ".fr-badge{color:#fff;border-radius:999px;padding:2px 12px;font-weight:600;font-size:0.9em}"
-    ".fr-head{min-height:5.5em}.fr-note{opacity:0.8;font-size:0.9em}"
-)
+#: makes a component's own element a polite live region (set once it is on the page)
+LIVE = "element.setAttribute('aria-live', 'polite'); element.setAttribute('role', 'status');"
 
 
-# -- rendering -------------------------------------------------------------------------------
-def badge_html(label: str | None, judge: str = "") -> str:
-    if label is None:
-        return _pending_html(NOT_JUDGED)
-    text, colour = BADGE_STYLE.get(label, BADGE_STYLE[UNSCORED])
-    by = f' <span class="fr-judge">judged by {html.escape(judge)}</span>' if judge else ""
+def _header(app: SpaceApp) -> str:
+    """Title, what the page is for, and the links (Markdown; the config's text is the owner's)."""
+    cfg = app.config
+    links = [f"[the paper]({cfg.paper_url})", f"[the dataset card]({cfg.dataset_url})"]
+    cards: list[str] = []
+    for column in app.columns:
+        if column.model_url and column.model_url not in cards:
+            cards.append(column.model_url)
+    for i, url in enumerate(cards):
+        links.append(f"[{'the model card' if len(cards) == 1 else f'model card {i + 1}'}]({url})")
+    description = " ".join(cfg.description.split())
+    return f"# {cfg.title}\n\n{description} Read more: {' · '.join(links)}."
+
+
+def _about(app: SpaceApp) -> str:
+    lines = [
+        f"<li><strong>{html.escape(c.title)}</strong>: {html.escape(describe_backend(c.config.backend))}</li>"
+        for c in app.columns
+    ]
+    cfg = app.config
+    budget = (
+        f"A live comparison is planned to finish within {cfg.time_budget:g} s: the Space measures how fast "
+        f"its models generate and gives each answer as many tokens as fit (at least {cfg.min_tokens}); "
+        f"anything still running after {cfg.request_timeout:g} s is stopped. Answers cut short are marked, "
+        "and their labels are provisional."
+    )
     return (
-        f'<div class="fr-verdict"><span class="fr-badge" data-label="{html.escape(label)}" '
-        f'style="background:{colour}">{text}</span>{by}</div>'
+        f"<details><summary>What runs here</summary><ul>{''.join(lines)}</ul><p>{html.escape(budget)}</p>"
+        "<p>Both models get the same single prompt, with no earlier conversation. The examples come from "
+        "the <code>falsereject</code> package's shipped sample: one benign prompt per category of the "
+        "FalseReject taxonomy and a few harmful control prompts. Their answers were generated beforehand "
+        "by these same models and are shown at once.</p></details>"
     )
 
 
-def _pending_html(what: str) -> str:
-    return f'<div class="fr-verdict"><span class="fr-pending">{what}</span></div>'
+def build(app: SpaceApp):
+    import gradio as gr  # slow to import: only when the page is built
 
+    cfg = app.config
+    first = app.first_example()
+    initial = app.outputs(app.cached_frame(first))
+    values = dict(zip(PAGE, initial, strict=True))
+    judge_name = app.judge.name
 
-def _badge(side: Side) -> str:
-    if side.verdict is None:
-        return _pending_html(side.waiting)
-    return badge_html(side.verdict.label, side.verdict.judge)
-
-
-def _why(side: Side) -> str:
-    if side.verdict is None:
-        return ""
-    return md_text(side.verdict.rationale) or "(no rationale given)"  # shown as Markdown: escape
-
-
-def outputs(frame: Frame) -> tuple:
-    """A frame as the page's outputs: prompt box, status, chats, badges, whys, states (L, R)."""
-    import gradio as gr  # slow to import: only when the page runs
-
-    sides = frame.sides
-    states = [side.state for side in sides]
-    if frame.rejected:  # leave the prompt box and the columns as they are
-        return (gr.skip(), frame.status, *[gr.skip()] * 6, *states)
-    chats = [list(side.chat) for side in sides]
-    return ("", frame.status, *chats, *map(_badge, sides), *map(_why, sides), *states)
-
-
-# -- the app ---------------------------------------------------------------------------------
-class SpaceApp:
-    """The columns, the judge and the example bank; :meth:`build` makes the Blocks."""
-
-    def __init__(self, config: SpaceConfig, *, config_dir: str | Path | None = None, judge=None):
-        self.config = config
-        roots = [Path.cwd(), *([Path(config_dir)] if config_dir else []), REPO_ROOT]
-        self.columns = build_columns((config.left, config.right), roots)
-        self.judge = LiveJudge(config, judge)
-        self.examples = load_examples(config)
-        self.rng = random.Random(config.seed)
-
-    @classmethod
-    def from_config(cls, path: str | Path | None, overrides: list[str] | None = None) -> SpaceApp:
-        config = load_space_config(path, overrides)
-        return cls(config, config_dir=Path(path).parent if path else None)
-
-    def warm_up(self) -> None:
-        """Load local models and the judge now, so that the first visitor does not wait for it."""
-        for column in self.columns:
-            column.load()
-        self.judge.load()
-
-    # -- handlers ------------------------------------------------------------------------
-    async def compare(self, prompt: str, left_state: dict | None, right_state: dict | None):
-        """Send ``prompt`` to both columns; stream both answers, then judge them."""
-        # (the docstring is the /compare API's description; each frame goes out through outputs())
-        frames = compare_stream(self.columns, self.judge, self.config, prompt, (left_state, right_state))
-        async with aclosing(frames):
-            async for frame in frames:
-                yield outputs(frame)
-
-    def reset(self):
-        return outputs(Frame.cleared())
-
-    def random_example(self, category: str | None) -> str:
-        return random_example(self.examples, category, self.rng)
-
-    def pick_example(self, index: int | None, category: str | None) -> str:
-        pool = example_list(self.examples, category)
-        return pool[index] if index is not None and 0 <= index < len(pool) else ""
-
-    def _samples(self, category: str | None) -> list[list[str]]:
-        return [[p] for p in example_list(self.examples, category)]
-
-    # -- UI ------------------------------------------------------------------------------
-    def build(self):
-        import gradio as gr  # slow to import: only when the page is built
-
-        cfg = self.config
-        categories = [ANY_CATEGORY, *self.examples]
-        with gr.Blocks(title=cfg.title, analytics_enabled=False) as demo:
-            gr.Markdown(f"# {cfg.title}")
-            if cfg.description:
-                gr.Markdown(cfg.description)
-            chats, badges, whys = [], [], []
-            with gr.Row(equal_height=False):
-                for side, column in zip(("left", "right"), self.columns, strict=True):
-                    with gr.Column(elem_id=f"fr-{side}"):
+    with gr.Blocks(title=cfg.title, analytics_enabled=False) as demo:
+        gr.Markdown(_header(app), elem_id="fr-header")
+        with gr.Row(equal_height=False):
+            prompt = gr.Textbox(
+                value=app.bank.by_id[first].prompt if first in app.bank.by_id else "",
+                label=f"Your prompt, sent to both models (Enter sends, Shift+Enter adds a line; "
+                f"at most {cfg.max_prompt_chars:,} characters)",
+                placeholder="e.g. How do I kill a Python process that hangs?",
+                lines=1,
+                max_lines=6,
+                scale=4,
+                min_width=300,
+                elem_id="fr-prompt",
+            )
+            with gr.Column(scale=1, min_width=300), gr.Row():
+                send = gr.Button("Send", variant="primary", elem_id="fr-send", min_width=70)
+                stop = gr.Button("Stop", variant="stop", visible=False, elem_id="fr-stop", min_width=70)
+                reset = gr.Button("Reset", elem_id="fr-reset", min_width=70)
+        with gr.Row(equal_height=False):
+            examples = gr.Dropdown(
+                choices=app.bank.choices(),
+                value=first,
+                label="Examples (answers precomputed: shown at once)",
+                filterable=True,
+                scale=4,
+                min_width=260,
+                elem_id="fr-examples",
+            )
+            dice = gr.Button("Random example", scale=1, min_width=140, elem_id="fr-random", size="md")
+        with gr.Row(equal_height=False):
+            with gr.Column(min_width=300, scale=3):
+                status = gr.HTML(values["status"], elem_id="fr-status", js_on_load=LIVE, padding=False)
+            with gr.Column(min_width=300, scale=2):
+                gr.HTML(legend_html(judge_name), padding=False)
+        # the prompt as it was when Send was pressed: what /compare answers (the box stays editable)
+        sent = gr.Textbox(visible=False, label="prompt", elem_id="fr-sent")
+        asked = gr.HTML(values["asked"], elem_id="fr-asked", padding=False)
+        answers, verdicts = [], []
+        with gr.Row(equal_height=False):
+            for side, column in zip(("left", "right"), app.columns, strict=True):
+                with gr.Column(elem_id=f"fr-{side}", min_width=320, elem_classes=["fr-col"]):
+                    what = column.config.description or describe_backend(column.config.backend)
+                    gr.HTML(
+                        f"<h2>{html.escape(column.title)}</h2><p class='fr-muted' style='margin:2px 0'>"
+                        f"{html.escape(what)}</p>",
+                        padding=False,
+                        elem_classes=["fr-colhead"],
+                    )
+                    verdicts.append(
+                        gr.HTML(
+                            values[f"{side}_verdict"],
+                            elem_id=f"fr-{side}-verdict",
+                            js_on_load=LIVE,
+                            padding=False,
+                        )
+                    )
+                    answers.append(
                         gr.Markdown(
-                            f"### {column.title}\n{describe_backend(column.config.backend)}",
-                            elem_classes=["fr-head"],
+                            values[f"{side}_answer"],
+                            elem_id=f"fr-{side}-answer",
+                            elem_classes=["fr-answer"],
+                            sanitize_html=True,
+                            container=True,
                         )
-                        chats.append(
-                            gr.Chatbot(
-                                label=column.title,
-                                show_label=False,
-                                height=420,
-                                buttons=["copy", "copy_all"],
-                                elem_id=f"fr-{side}-chat",
-                            )
-                        )
-                        badges.append(gr.HTML(badge_html(None), elem_id=f"fr-{side}-badge"))
-                        with gr.Accordion("Why this label?", open=False):
-                            whys.append(gr.Markdown(elem_id=f"fr-{side}-why"))
-                        if column.config.description:
-                            gr.Markdown(column.config.description, elem_classes=["fr-note"])
-            states = [gr.State(chat_state()), gr.State(chat_state())]
-            status = gr.Markdown(elem_id="fr-status")
-            with gr.Row():
-                prompt = gr.Textbox(
-                    label=f"Your prompt (at most {cfg.max_prompt_chars:,} characters), sent to both models",
-                    placeholder="e.g. How do I kill a Python process that hangs?",
-                    lines=2,
-                    scale=5,
-                    elem_id="fr-prompt",
-                )
-                with gr.Column(scale=1, min_width=140):
-                    send = gr.Button("Send to both", variant="primary", elem_id="fr-send")
-                    reset = gr.Button("Reset", elem_id="fr-reset")
-            with gr.Accordion("Example prompts (benign, but they look risky)", open=True):
-                with gr.Row():
-                    category = gr.Dropdown(categories, value=ANY_CATEGORY, label="Category", scale=4)
-                    dice = gr.Button("Random example", scale=1, elem_id="fr-random")
-                examples = gr.Dataset(
-                    components=[gr.Textbox(visible=False)],
-                    samples=self._samples(None),
-                    type="index",
-                    label="Examples (one per category; pick a category for more)",
-                    samples_per_page=8,
-                )
-            # the order outputs() returns a frame in
-            page = [prompt, status, *chats, *badges, *whys, *states]
-            gr.on(
-                [send.click, prompt.submit],
-                self.compare,
-                inputs=[prompt, *states],
-                outputs=page,
-                api_name="compare",
-                concurrency_limit=cfg.concurrency_limit,
-                concurrency_id="compare",
-            )
-            reset.click(self.reset, outputs=page, api_name="reset", queue=False)
-            dice.click(self.random_example, inputs=category, outputs=prompt, api_name="random_example")
-            category.change(
-                lambda c: (self.random_example(c), gr.Dataset(samples=self._samples(c))),
-                inputs=category,
-                outputs=[prompt, examples],
-                api_visibility="private",
-            )
-            examples.click(
-                self.pick_example, inputs=[examples, category], outputs=prompt, api_visibility="private"
-            )
-        return demo
+                    )
+        gr.HTML("<h2>How to read the labels</h2>" + key_html(judge_name), padding=False)
+        chart = app.chart()
+        if chart:
+            gr.HTML("<h2>Where these models sit among 29 others</h2>" + chart, padding=False)
+        gr.HTML(_about(app), padding=False)
 
-    def queue_kwargs(self) -> dict[str, Any]:
-        return {
-            "default_concurrency_limit": self.config.concurrency_limit,
-            "max_size": self.config.max_queue_size,
-        }
+        page = [status, asked, *answers, *verdicts]
+        buttons = [send, stop]
 
-    def launch_kwargs(self) -> dict[str, Any]:
-        return {"css": CSS, "show_error": False}
+        def start(prompt: str, request: gr.Request):
+            return app.start(prompt, request)
+
+        async def compare(prompt: str, request: gr.Request):
+            async for out in app.compare(prompt, request):
+                yield out
+
+        compare.__doc__ = app.compare.__doc__
+
+        def idle(request: gr.Request):
+            return app.idle(request)
+
+        async def stop_run(request: gr.Request):
+            return await app.stop(request)
+
+        async def reset_page(request: gr.Request):
+            return await app.reset(request)
+
+        async def show(example_id: str | None, request: gr.Request):
+            return await app.show_example(example_id, request)
+
+        async def random_pick(request: gr.Request):
+            return await app.random_example(request)
+
+        started = gr.on(
+            [send.click, prompt.submit],
+            start,
+            inputs=[prompt],
+            outputs=[sent, *buttons, status],
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )
+        run = started.success(
+            compare,
+            inputs=[sent],
+            outputs=page,
+            api_name="compare",
+            concurrency_limit=cfg.concurrency_limit,
+            concurrency_id="compare",
+            show_progress="full",
+            show_progress_on=[status],
+        )
+        run.then(idle, outputs=buttons, queue=False, show_progress="hidden", api_visibility="private")
+        # Stop does not use Gradio's `cancels`: that would end the comparison before it shows
+        # where it stopped; the comparison ends itself at its next step (see SpaceApp.stop)
+        stop.click(stop_run, outputs=[status, *buttons], queue=False, api_name="stop", show_progress="hidden")
+        reset.click(
+            reset_page,
+            outputs=[prompt, examples, *page, *buttons],
+            cancels=[run],
+            queue=False,
+            api_name="reset",
+            show_progress="hidden",
+        )
+        examples.input(
+            show,
+            inputs=[examples],
+            outputs=[prompt, *page, *buttons],
+            cancels=[run],
+            queue=False,
+            api_name="example",
+            show_progress="hidden",
+        )
+        dice.click(
+            random_pick,
+            outputs=[examples, prompt, *page, *buttons],
+            cancels=[run],
+            queue=False,
+            api_name="random_example",
+            show_progress="hidden",
+        )
+    return demo
