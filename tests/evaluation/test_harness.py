@@ -187,8 +187,8 @@ def test_missing_prompt_column(tmp_path, capsys):
 
 
 def test_degenerate_replies_are_recorded_and_reported(monkeypatch, tmp_path):
-    from falsereject.evaluation.harness import select_rows
     from falsereject.evaluation.report import summary_table
+    from falsereject.evaluation.selection import select_rows
     from falsereject.judge import get_judge
 
     config = EvalConfig(
@@ -234,7 +234,7 @@ def test_compare_rejects_unfinished_runs(tmp_path, capsys):
 def test_per_category_selection_is_per_config_and_deterministic():
     from collections import Counter
 
-    from falsereject.evaluation.harness import select_rows
+    from falsereject.evaluation.selection import select_rows
 
     config = EvalConfig(configs=["test", "harmful"], per_category={"test": 2, "harmful": 1})
     rows, infos = select_rows(config)
