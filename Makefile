@@ -8,7 +8,7 @@ BIN     = $(VENV)/bin
 TORCH_CPU = torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all quality format finetune-demo bench clean
+.PHONY: demo test test-all quality format finetune-demo space-assets bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ format: $(VENV)/.stamp-dev+train+space+metric+serve
 ## make finetune-demo: LoRA on the embedded model with the shipped train sample (CPU, < 20 min)
 finetune-demo: $(VENV)/.stamp-train+embedded
 	$(BIN)/python recipes/sft.py --config recipes/qwen2.5-coder-0.5b/sft/config_cpu_demo.yaml
+
+## make space-assets: the Space's cached example answers (resumable: rerun to finish) and its screenshots
+space-assets: $(VENV)/.stamp-dev+space+embedded
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	$(BIN)/python spaces/cache_examples.py
+	$(BIN)/python spaces/screenshots.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -265,7 +265,7 @@ class SpaceApp:
         )
 
     # -- handlers ---------------------------------------------------------------------------------
-    def start(self, prompt: str, request=None):
+    async def start(self, prompt: str, request=None):
         """Send pressed (not queued, instant): lock the buttons and say where the visitor stands."""
         import gradio as gr
 

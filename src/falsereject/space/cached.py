@@ -170,14 +170,17 @@ async def fill(
     judge = LiveJudge(config).load()
     if judge is None:
         raise UserError(f"judge {config.judge!r} cannot be built; see the log")
-    jobs = []
     for column in columns:
         if column.backend is None:
             raise UserError(f"column {column.title!r} cannot be built; see the log above")
-        key = column_key(column.config)
-        for ex in examples:
-            if have.get(ex.id, key) is None:
-                jobs.append((ex, column, key))
+    keys = [column_key(column.config) for column in columns]
+    # example by example (both columns), so that an interrupted run leaves whole comparisons
+    jobs = [
+        (ex, column, key)
+        for ex in examples
+        for column, key in zip(columns, keys, strict=True)
+        if have.get(ex.id, key) is None
+    ]
     log.info("%d answer(s) to make (%d already cached) into %s", len(jobs), len(have), path)
     done = 0
     started = time.monotonic()

@@ -139,8 +139,8 @@ def build(app: SpaceApp):
         page = [status, asked, *answers, *verdicts]
         buttons = [send, stop]
 
-        def start(prompt: str, request: gr.Request):
-            return app.start(prompt, request)
+        async def start(prompt: str, request: gr.Request):
+            return await app.start(prompt, request)
 
         async def compare(prompt: str, request: gr.Request):
             async for out in app.compare(prompt, request):
