@@ -7,7 +7,7 @@ import asyncio
 import json
 
 import pytest
-from space_helpers import HELPFUL, REFUSAL, WordStream, stream_config, use_streams
+from space_helpers import HELPFUL, REFUSAL, WordStream, judged_cache, stream_config, use_streams
 
 from falsereject.judge import FULL, get_judge
 from falsereject.judge import REFUSAL as REFUSAL_LABEL
@@ -206,3 +206,11 @@ def test_chart_places_both_columns_among_the_papers_models():
     assert html.count("<circle") == 2 * 29 and html.count("<path") == 2
     assert "Base 68%" in html and "arXiv 2505.08054" in html
     assert "&lt;x&gt;" in chart_html([measured("<x>", [FULL] * 10), None])
+
+
+def test_the_page_chart_names_each_column_briefly():
+    app, _ = streaming_app(REFUSAL, HELPFUL)
+    app.cached = judged_cache(app, (REFUSAL, HELPFUL))
+    html = app.chart()
+    assert "Base 0%" in html and "Prompted 100%" in html
+    assert "Harmful controls declined: left 6 of 6, right 0 of 6" in html

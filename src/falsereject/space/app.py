@@ -191,10 +191,8 @@ class SpaceApp:
                 for ex in self.bank.examples
                 if not ex.control and (v := self.cached_verdict(ex.id, i)[1]) is not None
             ]
-            short = "Left" if i == 0 else "Right"
-            points.append(
-                measured(f"{short}: {column.title.split(':')[0]}", labels) if len(labels) >= 10 else None
-            )
+            name = column.config.short or ("Left" if i == 0 else "Right")
+            points.append(measured(name, labels) if len(labels) >= 10 else None)
         controls = []
         for i in range(len(self.columns)):
             verdicts = [self.cached_verdict(ex.id, i)[1] for ex in self.bank.examples if ex.control]
