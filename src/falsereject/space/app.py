@@ -51,7 +51,7 @@ CACHED_STATUS = (
     "Precomputed answers from these two models, judged by the same judge. Press Send to run it live."
 )
 WAITING_WORDS = {ANSWERING: "Answering…", JUDGING: "Judging…"}
-PROBE = "Name three primary colours, one per line."
+PROBE = "Count from 1 to 40, separated by commas."
 MAX_SESSIONS = 512
 
 
