@@ -121,6 +121,8 @@ def test_streaming_keeps_the_prompt_box_and_user_text_is_text(browser, space):
     send(page, ATTACK)
     assert state(page)["stop"]  # Send is disabled and Stop shown while it runs
     page.locator("#fr-prompt textarea").fill("my next question, typed while the answers stream")
+    page.locator("#fr-prompt textarea").press("Enter")  # a second send is not dropped silently
+    page.wait_for_selector("text=press Stop first to send a new one", timeout=10_000)
     page.wait_for_function(
         f"{BADGES} === 2 && document.querySelector('#fr-send').disabled === false", timeout=60_000
     )

@@ -270,7 +270,11 @@ class SpaceApp:
         session = getattr(request, "session_hash", None) or "-"
         self._forget_stale()
         if session in self.sessions:
-            raise gr.Error("Still answering your last prompt: press Stop first.", print_exception=False)
+            raise gr.Error(
+                "Your last prompt is still being answered: press Stop first to send a new one.",
+                title="Still answering",
+                print_exception=False,
+            )
         ahead = len(self.sessions)
         self.runs += 1
         self.sessions[session] = _Session(time.monotonic(), self.runs)

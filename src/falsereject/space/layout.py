@@ -168,7 +168,8 @@ def build(app: SpaceApp):
             start,
             inputs=[prompt],
             outputs=[sent, *buttons, status],
-            queue=False,
+            trigger_mode="multiple",  # a send while one runs reaches start(), which says why not
+            concurrency_limit=None,  # queued (so that its message is shown) but never waits
             show_progress="hidden",
             api_visibility="private",
         )
