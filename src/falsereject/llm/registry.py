@@ -20,6 +20,7 @@ _MODULES = {
     "openai": "falsereject.llm.openai_provider",
     "transformers": "falsereject.llm.transformers_provider",
     "vllm": "falsereject.llm.vllm_provider",
+    "onnx": "falsereject.llm.onnx_provider",
     "scripted": "falsereject.llm.scripted",
 }
 _FACTORIES: dict[str, Factory] = {}

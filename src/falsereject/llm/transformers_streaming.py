@@ -6,8 +6,8 @@ a streamer receives every step's new tokens and sends each row's new text to its
 So the Space's two columns, when they run the same local model (e.g. with and without a
 system prompt), stream side by side at the cost of about one generation, not two in turn.
 
-Text is released a word at a time (up to the last whitespace, as ``TextIteratorStreamer``
-does), holding back enough characters to cut a ``stop`` string cleanly. A caller that stops
+Text is released a word at a time, holding back enough characters to cut a ``stop`` string
+cleanly (:func:`~falsereject.llm.text_stream.release_text`). A caller that stops
 reading (timeout, client gone) has its row stopped at the next token.
 """
 
@@ -22,6 +22,7 @@ from typing import Any
 from falsereject.llm.base import Messages, UsageCounters, check_messages
 from falsereject.llm.batching import MicroBatcher
 from falsereject.llm.local_model import LocalModel
+from falsereject.llm.text_stream import release_text, stop_strings
 
 _END = object()
 
@@ -93,23 +94,17 @@ class StreamBatcher:
         local = self.local
         enc = local.encode([r.messages for r in batch])
         tok, eos = local.tokenizer, local.eos_ids
-        stops = params.get("stop") or []
-        stops = [s for s in ([stops] if isinstance(stops, str) else stops) if s]
-        hold = max((len(s) for s in stops), default=1) - 1
+        stops = stop_strings(params)
 
         def release(r: _Stream, final: bool) -> None:
-            text = tok.decode(r.ids, skip_special_tokens=True)
-            cut = min((text.index(s) for s in stops if s in text), default=None)
-            if cut is not None:
-                text, r.done, final = text[:cut], True, True
-            end = (
-                len(text.rstrip()) if final else min(max(text.rfind(" "), text.rfind("\n")), len(text) - hold)
+            piece, r.sent, stopped = release_text(
+                tok.decode(r.ids, skip_special_tokens=True), r.sent, stops, final=final
             )
-            start = max(r.sent, len(text) - len(text.lstrip()))  # never send leading whitespace
-            if end > start:
-                r.send(text[start:end])
-                r.sent = end
-            if final:
+            if piece:
+                r.send(piece)
+            if stopped:
+                r.done = True
+            if final or stopped:
                 r.end()
 
         class RowStreamer(BaseStreamer):
