@@ -214,3 +214,18 @@ def test_the_page_chart_names_each_column_briefly():
     html = app.chart()
     assert "Base 0%" in html and "Prompted 100%" in html
     assert "Harmful controls declined: left 6 of 6, right 0 of 6" in html
+
+
+def test_the_page_opens_on_an_example_that_shows_an_over_refusal(tmp_path):
+    app, _ = streaming_app(REFUSAL, HELPFUL)
+    app.cached = judged_cache(app, (HELPFUL, HELPFUL))
+    assert app.first_example() == app.bank.examples[0].id  # nothing differs: the first
+    records = list(app.cached.answers.values())
+    third = app.bank.examples[2].id
+    for key, record in app.cached.answers.items():
+        if key == (third, app.keys[0]):
+            app.cached.answers[key] = type(record)(
+                **{**record.__dict__, "answer": REFUSAL, "label": REFUSAL_LABEL}
+            )
+    app._verdicts.clear()
+    assert len(records) == len(app.cached.answers) and app.first_example() == third

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from falsereject.dataset import REPO_ROOT
-from falsereject.judge import Judgement
+from falsereject.judge import FULL, PARTIAL, REFUSAL, Judgement
 from falsereject.space.budget import SpeedMeter
 from falsereject.space.cached import CUT_CACHED, CachedAnswers, cache_path, column_key
 from falsereject.space.chart import chart_html, measured
@@ -171,16 +171,28 @@ class SpaceApp:
         return Frame(example.prompt, *sides, status=CACHED_STATUS, cached=True, example_id=example.id)
 
     def first_example(self) -> str | None:
-        """The example shown when the page opens: the configured one, else the first whose
-        two cached labels differ, else the first with any cached answer."""
+        """The example shown when the page opens: the configured one, else the first benign
+        example that shows what the page is about (left refuses, right answers, both answers
+        complete), else the first whose labels differ, else the first with cached answers."""
         if self.config.first_example in self.bank.by_id:
             return self.config.first_example
-        with_cache = [ex.id for ex in self.bank.examples if self.cached_verdict(ex.id, 0)[1] is not None]
-        for ex_id in with_cache:
-            labels = [self.cached_verdict(ex_id, i)[1] for i in range(len(self.columns))]
-            if all(labels) and len({v.label for v in labels}) > 1:
-                return ex_id
-        return with_cache[0] if with_cache else (self.bank.examples[0].id if len(self.bank) else None)
+        tiers: list[list[str]] = [[], [], [], []]
+        for ex in self.bank.examples:
+            pairs = [self.cached_verdict(ex.id, i) for i in range(len(self.columns))]
+            if ex.control or any(v is None for _, v in pairs):
+                continue
+            labels = [v.label for _, v in pairs]
+            whole = not any(r.cut or v.degenerate for r, v in pairs)
+            if whole and labels[0] == REFUSAL and labels[-1] in (FULL, PARTIAL):
+                tiers[0].append(ex.id)
+            elif whole and len(set(labels)) > 1:
+                tiers[1].append(ex.id)
+            elif len(set(labels)) > 1:
+                tiers[2].append(ex.id)
+            else:
+                tiers[3].append(ex.id)
+        found = next((tier[0] for tier in tiers if tier), None)
+        return found or (self.bank.examples[0].id if len(self.bank) else None)
 
     def chart(self) -> str:
         """The paper's 29 models with both columns' rates on the cached benign examples."""

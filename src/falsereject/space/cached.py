@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 SCHEMA = "falsereject-space-cache/v1"
 SPACE_DIR = REPO_ROOT / "spaces" / "falsereject_demo"
 #: what a cached answer that hit its token limit says (its label is provisional)
-CUT_CACHED = "this precomputed answer was cut at {tokens:,} tokens"
+CUT_CACHED = "cut at {tokens:,} tokens"
 _WEIGHT_SUFFIXES = {".safetensors", ".bin", ".json", ".gguf", ".jinja"}
 
 

@@ -30,8 +30,8 @@ MSG_TOO_LONG = (
     "Prompt too long: yours is {n:,} characters; this demo accepts at most {cap:,}. Please shorten it."
 )
 MSG_EMPTY = "Type a prompt first (or pick an example)."
-CUT_BUDGET = "the answer was cut at {tokens:,} tokens to fit this Space's {seconds:g} s time budget"
-CUT_TIMEOUT = "the answer was stopped after {seconds:g} s, this Space's time limit"
+CUT_BUDGET = "cut at {tokens:,} tokens (this Space's {seconds:g} s time budget)"
+CUT_TIMEOUT = "stopped after {seconds:g} s (this Space's time limit)"
 CUT_STOPPED = "you stopped this answer before it ended"
 
 # A side's phase

@@ -34,7 +34,7 @@ KEY = (
 CSS = """
 .fr-badge{color:#fff;border-radius:999px;padding:2px 12px;font-weight:600;white-space:nowrap;display:inline-block}
 .fr-verdict{border-left:4px solid var(--fr-c,#4b5563);padding:6px 10px;margin:4px 0;background:var(--block-background-fill)}
-.fr-verdict p{margin:4px 0}.fr-prov{font-weight:600}.fr-muted{opacity:.8;font-size:.92em}
+.fr-verdict p{margin:4px 0}.fr-prov{font-style:italic}.fr-muted{opacity:.8;font-size:.92em}
 .fr-asked{white-space:pre-wrap;overflow-wrap:anywhere;border-radius:6px;padding:4px 10px;background:var(--background-fill-secondary)}
 .fr-answer{max-height:22rem;overflow-y:auto;overflow-wrap:anywhere}
 .fr-key{display:flex;flex-wrap:wrap;gap:6px 14px;align-items:center;margin:2px 0}
@@ -117,7 +117,7 @@ def verdict_html(
         colour = BADGES.get(label, BADGES[UNSCORED])[2]
         head = badge(label)
         if provisional:
-            head += f' <span class="fr-prov">Provisional: {html.escape(provisional)}</span>'
+            head += f' <span class="fr-prov">Provisional: {html.escape(provisional)}.</span>'
         parts.append(f"<p>{head}</p>")
         if explanation:
             parts.append(f"<p>{html.escape(explanation)}</p>")
