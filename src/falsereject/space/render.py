@@ -39,7 +39,8 @@ CSS = """
 .fr-answer{max-height:22rem;overflow-y:auto;overflow-wrap:anywhere}
 .fr-key{display:flex;flex-wrap:wrap;gap:6px 14px;align-items:center;margin:2px 0}
 .fr-key li{list-style:none}.fr-key ul{padding:0;margin:0}
-.fr-colhead h2{font-size:1.1rem!important;margin:0!important}
+.fr-colhead h2{font-size:1.1rem!important;margin:0!important;font-weight:600!important;font-family:ui-sans-serif,system-ui,sans-serif!important}
+.fr-key .fr-badge{font-size:.82em;padding:1px 9px}
 #fr-header h1{margin:0 0 4px 0!important;font-size:1.6rem!important}#fr-header p{margin:0!important}
 .fr-status{min-height:1.5em}
 .fr-spin{display:inline-block;width:.8em;height:.8em;margin-right:.4em;border:2px solid currentColor;border-right-color:transparent;border-radius:50%;animation:fr-spin 1s linear infinite;vertical-align:-1px}
