@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
-pytest.importorskip("onnxruntime_genai", reason="needs `pip install 'falsereject[onnx]'`")
+from falsereject.errors import UserError
+from falsereject.llm import BackendConfig, build_backend, onnx_stepping
+from falsereject.llm.onnx_provider import OnnxBackend, OnnxModel
+from falsereject.llm.onnx_stepping import Stepper
+from falsereject.llm.transformers_provider import TransformersBackend
 
-from falsereject.llm import BackendConfig, build_backend  # noqa: E402
-from falsereject.llm.onnx_provider import OnnxBackend, OnnxModel, _Stepper  # noqa: E402
-from falsereject.llm.transformers_provider import TransformersBackend  # noqa: E402
+pytest.importorskip("onnxruntime_genai", reason="needs `pip install 'falsereject[onnx]'`")
 
 PROMPTS = [
     "How do I kill a Python process?",
@@ -39,15 +42,21 @@ def make(tiny_model_dir, tiny_onnx, onnx_models_dir, monkeypatch):
 
 @pytest.fixture
 def step_log(monkeypatch):
-    """The requests' ids in the order the worker steps them."""
-    log: list[int] = []
-    step = _Stepper._step
+    """The requests' ids in the order the workers step them (``.threads``: each step's worker)."""
+
+    class Log(list):
+        threads: list[str]
+
+    log = Log()
+    log.threads = []
+    step = Stepper._step
 
     def spy(self, r):
         log.append(id(r))
+        log.threads.append(threading.current_thread().name)
         return step(self, r)
 
-    monkeypatch.setattr(_Stepper, "_step", spy)
+    monkeypatch.setattr(Stepper, "_step", spy)
     return log
 
 
@@ -82,6 +91,27 @@ def test_concurrent_requests_are_stepped_in_turn_with_their_single_answers(make,
     spans = {r: (step_log.index(r), len(step_log) - 1 - step_log[::-1].index(r)) for r in set(step_log)}
     live = [sum(lo <= i <= hi for lo, hi in spans.values()) for i in range(len(step_log))]
     assert max(live) == 2  # never more than batch_size generators live at once
+
+
+def test_one_thread_per_generator_runs_one_worker_per_core(make, step_log, monkeypatch):
+    monkeypatch.setenv(onnx_stepping.THREADS_ENV, "1")
+    monkeypatch.setattr(onnx_stepping.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert onnx_stepping.threads_and_workers() == (1, 2)
+    onnx = make("fp32", batch_size=8)
+    alone = [onnx.generate([m], max_tokens=6)[0].text for m in _messages(PROMPTS[:2])]
+    step_log.clear()
+    step_log.threads.clear()
+    assert [g.text for g in onnx.generate(_messages(PROMPTS[:2]), max_tokens=6)] == alone
+    by_worker = {
+        t: {r for r, w in zip(step_log, step_log.threads, strict=True) if w == t} for t in step_log.threads
+    }
+    assert len(by_worker) == 2 and all(len(rs) == 1 for rs in by_worker.values())  # one request each
+
+
+def test_a_bad_thread_setting_is_a_user_error(monkeypatch):
+    monkeypatch.setenv(onnx_stepping.THREADS_ENV, "many")
+    with pytest.raises(UserError, match="FALSEREJECT_ONNX_THREADS='many'"):
+        onnx_stepping.threads_and_workers()
 
 
 def test_a_stream_is_the_answer_in_pieces_and_streams_run_side_by_side(make):

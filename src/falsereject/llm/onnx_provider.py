@@ -23,11 +23,9 @@ config's ``chat_template``), so the prompt tokens are those the ``transformers``
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import queue
+import json
 import threading
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -35,25 +33,9 @@ from falsereject.errors import UserError
 from falsereject.llm.base import Backend, Generation, Messages, check_messages
 from falsereject.llm.config import BackendConfig
 from falsereject.llm.local_model import DEFAULT_MAX_TOKENS
+from falsereject.llm.onnx_stepping import Request, Stepper, threads_and_workers
 from falsereject.llm.registry import register
 from falsereject.llm.text_stream import cut_at_stop, release_text, stop_strings
-
-#: seconds the worker thread waits for a new request before it ends (it restarts on demand)
-IDLE_S = 1.0
-
-
-@dataclass(eq=False)
-class _Request:
-    """One sequence to generate; ``on_token``/``on_end`` run in the worker thread."""
-
-    prompt: list[int]
-    params: dict[str, Any]
-    seed: int | None
-    on_token: Callable[[int], bool]  # False: stop this sequence now
-    on_end: Callable[[str | BaseException], None]  # a finish reason, or the error
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    generator: Any = None
-    produced: int = 0
 
 
 class OnnxModel:
@@ -87,8 +69,16 @@ class OnnxModel:
         folder = onnx_model.onnx_model_dir(
             self.config.model, gguf_file=self.config.gguf_file, precision=precision
         )
+        threads, _ = threads_and_workers()
         try:
-            model = og.Model(str(folder))
+            if threads:
+                runtime_config = og.Config(str(folder))
+                runtime_config.overlay(
+                    json.dumps({"model": {"decoder": {"session_options": {"intra_op_num_threads": threads}}}})
+                )
+                model = og.Model(runtime_config)
+            else:
+                model = og.Model(str(folder))
         except Exception as exc:  # noqa: BLE001 - the runtime raises plain RuntimeErrors
             onnx_model.discard(folder)  # intact files that still do not load: convert again next time
             raise UserError(
@@ -123,7 +113,7 @@ class OnnxModel:
         text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return list(tok(text, add_special_tokens=False)["input_ids"])
 
-    def start(self, request: _Request) -> Any:
+    def start(self, request: Request) -> Any:
         """A generator for ``request`` with its prompt appended (the prompt is run now)."""
         import numpy as np
         import onnxruntime_genai as og
@@ -155,80 +145,6 @@ class OnnxModel:
         return generator
 
 
-class _Stepper:
-    """The worker thread: steps up to ``max_active`` generators in turn, one token each."""
-
-    def __init__(self, model: OnnxModel, max_active: int):
-        self.model = model
-        self.max_active = max_active
-        self._queue: queue.Queue[_Request] = queue.Queue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def submit(self, request: _Request) -> None:
-        with self._lock:
-            self._queue.put(request)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="onnx-generate", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        active: list[_Request] = []
-        while True:
-            while len(active) < self.max_active:
-                try:
-                    request = self._queue.get(timeout=IDLE_S) if not active else self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if self._begin(request):
-                    active.append(request)
-            if not active:
-                with self._lock:
-                    if self._queue.empty():
-                        self._thread = None
-                        return
-                continue
-            active = [r for r in active if self._step(r)]
-
-    def _begin(self, request: _Request) -> bool:
-        if request.cancelled.is_set():
-            return self._end(request, "cancelled")
-        try:
-            request.generator = self.model.load().start(request)
-        except Exception as exc:  # noqa: BLE001 - handed to the caller
-            return self._end(request, exc)
-        return True
-
-    def _step(self, r: _Request) -> bool:
-        """Generate one token of ``r``; False when ``r`` has ended."""
-        if r.cancelled.is_set():
-            return self._end(r, "cancelled")
-        try:
-            r.generator.generate_next_token()
-            token = int(r.generator.get_next_tokens()[0])
-        except Exception as exc:  # noqa: BLE001 - handed to the caller
-            return self._end(r, exc)
-        if token in self.model.eos_ids:
-            return self._end(r, "stop")
-        r.produced += 1
-        try:
-            keep = r.on_token(token)
-        except Exception as exc:  # noqa: BLE001 - a caller's callback must not stop the worker
-            return self._end(r, exc)
-        if not keep:
-            return self._end(r, "stop")
-        if r.generator.is_done():
-            return self._end(r, "length")
-        return True
-
-    @staticmethod
-    def _end(r: _Request, outcome: str | BaseException) -> bool:
-        r.generator = None  # frees its KV cache now
-        with contextlib.suppress(RuntimeError):  # the caller's event loop has closed: nobody waits
-            r.on_end(outcome)
-        return False
-
-
 class OnnxBackend(Backend):
     provider = "onnx"
 
@@ -236,7 +152,7 @@ class OnnxBackend(Backend):
         super().__init__(config.model, max_concurrency=max(config.max_concurrency, config.batch_size))
         self.config = config
         self.onnx = OnnxModel(config)
-        self._stepper = _Stepper(self.onnx, max_active=config.batch_size)
+        self._stepper = Stepper(self.onnx, max_active=config.batch_size, workers=threads_and_workers()[1])
 
     def load(self) -> None:
         """Convert (first use only) and load the model."""
@@ -286,7 +202,7 @@ class OnnxBackend(Backend):
 
             loop.call_soon_threadsafe(settle)
 
-        request = _Request(prompt, params, seed, on_token, on_end)
+        request = Request(prompt, params, seed, on_token, on_end)
         self._stepper.submit(request)
         try:
             reason = await done
@@ -324,7 +240,7 @@ class OnnxBackend(Backend):
             loop.call_soon_threadsafe(pieces.put_nowait, end)
 
         seed = params.get("seed")
-        request = _Request(prompt, params, None if seed is None else int(seed), on_token, on_end)
+        request = Request(prompt, params, None if seed is None else int(seed), on_token, on_end)
         self.usage.calls += 1
         self._stepper.submit(request)
         try:
@@ -340,8 +256,6 @@ class OnnxBackend(Backend):
 
 def _eos_ids(folder: Path, tokenizer) -> frozenset[int]:
     """End-of-answer ids: the generation config's and the tokenizer's eos."""
-    import json
-
     ids: set[int] = set()
     for name in ("generation_config.json", "config.json"):
         path = folder / name
@@ -355,8 +269,6 @@ def _eos_ids(folder: Path, tokenizer) -> frozenset[int]:
 
 def _search_limits(folder: Path) -> tuple[int, int]:
     """(context length, top_k for sampling) from the converted model's genai_config.json."""
-    import json
-
     genai = json.loads((folder / "genai_config.json").read_text(encoding="utf-8"))
     top_k = 50
     gen_config = folder / "generation_config.json"
