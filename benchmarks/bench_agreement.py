@@ -1,7 +1,7 @@
 """Same answers? Judge labels of two runtimes' greedy replies on the shipped sample.
 
     python benchmarks/bench_agreement.py [--configs test,harmful] [--max-tokens 64] [--limit N]
-        [--runtimes onnx,transformers] [--dtype auto] [--cache-dir DIR] [--out FILE]
+        [--runtimes onnx,transformers] [--dtype auto] [--cache-dir DIR] [--out FILE] [--torch-threads N]
 
 Every prompt of the shipped sample's configs goes to the embedded model on each runtime
 (greedy, ``--max-tokens`` new tokens, default 64 like the demo); the default judge labels
@@ -76,7 +76,17 @@ def main() -> int:
     ap.add_argument("--dtype", default="auto", help="the onnx provider's weight precision (auto = int4)")
     ap.add_argument("--cache-dir", default=str(cache_root() / "bench-agreement"))
     ap.add_argument("--out", default=None, help="also write every prompt's replies and labels (JSONL)")
+    ap.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="threads for transformers (on a shared 2-core machine 1 is several times faster than 2)",
+    )
     args = ap.parse_args()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     runtimes = args.runtimes.split(",")
     if len(runtimes) != 2:
         ap.error("--runtimes takes two names: candidate,reference")
@@ -112,6 +122,8 @@ def main() -> int:
             "max_tokens": args.max_tokens,
             "judge": DEFAULT_JUDGE,
             "configs": args.configs,
+            "torch_threads": args.torch_threads,
+            "onnx_threads": os.environ.get("FALSEREJECT_ONNX_THREADS", "0 (runtime default)"),
             "loadavg_end": [round(x, 2) for x in os.getloadavg()],
             "cpus": os.cpu_count(),
         },

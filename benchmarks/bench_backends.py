@@ -10,7 +10,9 @@
    and against ``--continuous-batching`` (batches concurrent ones).
 2. ``transformers`` provider on the same tiny model: one prompt at a time vs batch 8.
 
-``embedded`` (the embedded default model on each CPU runtime; ``onnx:int8`` names a precision):
+``embedded`` (the embedded default model on each CPU runtime; ``onnx:int8`` names a precision,
+``@T`` the threads: ``onnx@1`` one per generator (``FALSEREJECT_ONNX_THREADS``), ``transformers@1``
+torch on one thread; on a 2-core machine shared with other jobs one thread is often faster):
 
 * single stream: 128 greedy tokens of a long explanation, from the difference of a 144- and a
   16-token run, so that start-up cancels out;
@@ -106,7 +108,14 @@ def tiny_part(args) -> dict:
 
 
 def _runtime_config(runtime: str, batch: int) -> BackendConfig:
+    runtime, _, threads = runtime.partition("@")
     provider, _, precision = runtime.partition(":")
+    if threads and provider == "onnx":  # onnx@1: one thread per generator, a generator per core
+        os.environ["FALSEREJECT_ONNX_THREADS"] = threads
+    elif threads:  # transformers@1: torch on one thread
+        import torch
+
+        torch.set_num_threads(int(threads))
     return BackendConfig(
         provider=provider,
         model="embedded",

@@ -68,6 +68,7 @@ def test_fp32_answers_are_the_transformers_answers(make, tiny_model_dir):
     assert [g.text for g in gens] == [g.text for g in expected]
     assert [g.completion_tokens for g in gens] == [g.completion_tokens for g in expected]
     assert [g.prompt_tokens for g in gens] == [g.prompt_tokens for g in expected]
+    assert onnx.count_tokens(PROMPTS[0]) == len(reference.local.tokenizer(PROMPTS[0])["input_ids"])
     assert all(g.finish_reasons == ["length"] and g.completion_tokens == 10 for g in gens)
 
 

@@ -158,6 +158,10 @@ class OnnxBackend(Backend):
         """Convert (first use only) and load the model."""
         self.onnx.load()
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` by the model's tokenizer (loads the model on first use)."""
+        return len(self.onnx.load().tokenizer(text, add_special_tokens=False)["input_ids"])
+
     async def agenerate(self, messages: Messages, **params: Any) -> Generation:
         check_messages(messages)
         prompt = await asyncio.to_thread(self.onnx.encode, messages)
