@@ -69,7 +69,7 @@ class OnnxModel:
         folder = onnx_model.onnx_model_dir(
             self.config.model, gguf_file=self.config.gguf_file, precision=precision
         )
-        threads, _ = threads_and_workers()
+        threads, _ = threads_and_workers(self.config.batch_size)
         try:
             if threads:
                 runtime_config = og.Config(str(folder))
@@ -152,7 +152,9 @@ class OnnxBackend(Backend):
         super().__init__(config.model, max_concurrency=max(config.max_concurrency, config.batch_size))
         self.config = config
         self.onnx = OnnxModel(config)
-        self._stepper = Stepper(self.onnx, max_active=config.batch_size, workers=threads_and_workers()[1])
+        self._stepper = Stepper(
+            self.onnx, max_active=config.batch_size, workers=threads_and_workers(config.batch_size)[1]
+        )
 
     def load(self) -> None:
         """Convert (first use only) and load the model."""

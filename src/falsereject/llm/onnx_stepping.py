@@ -6,9 +6,10 @@ their live generators in turn, a token each, calling the request's ``on_token`` 
 token and ``on_end`` once with a finish reason (``stop``, ``length``, ``cancelled``) or the
 error. Both callbacks run in the worker thread.
 
-Threads: with ``FALSEREJECT_ONNX_THREADS=T`` (T >= 1) a generator runs on T threads and
-``cores // T`` workers step generators side by side; ``0`` (the default) leaves the runtime's
-own thread pool (all cores) to one worker.
+Threads (:func:`threads_and_workers`): by default one worker per core (up to ``batch_size``),
+each generator on its share of the cores; ``FALSEREJECT_ONNX_THREADS=T`` runs generators on T
+threads and ``cores // T`` workers side by side, and ``0`` gives the runtime's own thread pool
+(all cores) to a single worker.
 """
 
 from __future__ import annotations
@@ -28,22 +29,34 @@ from falsereject.errors import UserError
 #: seconds a worker thread waits for a new request before it ends (they restart on demand)
 IDLE_S = 1.0
 #: the environment variable setting the threads one generator runs on (``0``: the runtime's
-#: default, all cores); the provider runs ``cores // threads`` generators at once
+#: own pool over all cores, one worker); unset, :func:`threads_and_workers` decides
 THREADS_ENV = "FALSEREJECT_ONNX_THREADS"
-DEFAULT_THREADS = 0
 
 
-def threads_and_workers() -> tuple[int, int]:
-    """(threads per generator, 0 = the runtime's default; generators stepped at once)."""
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def threads_and_workers(max_active: int) -> tuple[int, int]:
+    """(threads per generator, 0 = the runtime's default; workers stepping generators at once).
+
+    Unset: a worker per core up to ``max_active`` (the most live generators), the cores
+    shared out among them (a 2-core machine: two workers on one thread each). Measured on a
+    2-core machine shared with other jobs, one thread per generator ran a single stream
+    1.8x faster than the runtime's two, and two streams on two workers side by side give
+    each its own core with no thread handing over work at every layer.
+    """
     raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        workers = max(1, min(cores(), max_active))
+        return max(1, cores() // workers), workers
     try:
-        threads = int(raw) if raw else DEFAULT_THREADS
+        threads = int(raw)
     except ValueError:
         threads = -1
     if threads < 0:
         raise UserError(f"{THREADS_ENV}={raw!r}: expected a whole number of threads >= 0 (0 = all cores)")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return threads, max(1, cores // threads) if threads else 1
+    return threads, max(1, cores() // threads) if threads else 1
 
 
 class Startable(Protocol):
@@ -89,10 +102,12 @@ class Stepper:
 
     def submit(self, request: Request) -> None:
         with self._lock:
-            self._queue.put(request)
-            if len(self._live) < self.workers:
+            start = len(self._live) < self.workers
+            if start:  # counted before the request is visible, so that it spreads to this worker
                 number = next(self._numbers)
                 self._live[number] = 0
+            self._queue.put(request)
+            if start:
                 threading.Thread(
                     target=self._run, args=(number,), name=f"onnx-generate-{number}", daemon=True
                 ).start()
