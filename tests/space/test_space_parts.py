@@ -169,8 +169,17 @@ def test_examples_one_per_category_and_harmful_controls():
 def test_column_key_follows_the_model_and_system_prompt_not_the_title():
     a = ColumnConfig(title="A")
     assert column_key(a) == column_key(ColumnConfig(title="B", description="other words"))
-    prompted = ColumnConfig(backend=a.backend.__class__(system_prompt="Be helpful."))
-    assert column_key(prompted) != column_key(a)
+    backend = a.backend.__class__
+    assert column_key(ColumnConfig(backend=backend(system_prompt="Be helpful."))) != column_key(a)
+    # the same weights on another runtime or precision answer otherwise: another key
+    onnx, torch = backend(provider="onnx"), backend(provider="transformers")
+    assert column_key(ColumnConfig(backend=onnx)) != column_key(ColumnConfig(backend=torch))
+    assert column_key(ColumnConfig(backend=onnx)) != column_key(
+        ColumnConfig(backend=backend(provider="onnx", dtype="int8"))
+    )
+    assert column_key(
+        ColumnConfig(backend=backend(provider="onnx", generation={"max_tokens": 9}))
+    ) == column_key(ColumnConfig(backend=onnx))
 
 
 def test_cache_is_made_by_the_columns_judged_and_resumable(tmp_path):

@@ -3,9 +3,11 @@
 The file (``cached_examples.jsonl`` next to the Space's ``config.yaml``) has one record per
 (example, column): the model's real answer, made by :func:`main` (``spaces/cache_examples.py``)
 with the same column configs the Space runs, and the judge's label of it. A record is matched
-to a column by :func:`column_key` (the model and the system prompt, not the runtime), so a
-column that now runs another model never shows answers of the one before; its examples then
-say that no precomputed answer exists. The file is append-only and keyed, so an interrupted
+to a column by :func:`column_key` (the model, its runtime and precision, the system prompt),
+so a column that now runs another model, or the same one on another runtime, never shows
+answers it would not give; its examples then say that no precomputed answer exists. The file
+may hold answers for several runtimes (e.g. ``onnx`` where ONNX Runtime GenAI is installed,
+``transformers`` elsewhere). The file is append-only and keyed, so an interrupted
 run resumes where it stopped::
 
     python spaces/cache_examples.py                 # every example, both columns
@@ -55,10 +57,13 @@ def _model_identity(config: ColumnConfig) -> str:
 
 
 def column_key(config: ColumnConfig) -> str:
-    """What makes two columns give the same answers: the model, system prompt and temperature."""
+    """What makes two columns give the same answers: the model, the runtime and precision it
+    runs on (the same weights on another runtime give other answers), the system prompt and
+    the temperature; not the title, the token limit or where the files live."""
     backend = config.backend
     ident = {
         "model": _model_identity(config),
+        "runtime": "" if backend.provider == "openai" else f"{backend.provider}:{backend.dtype}",
         "system_prompt": backend.system_prompt or "",
         "temperature": float(backend.generation.get("temperature") or 0.0),
     }

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from falsereject.embedded import MODEL_NAME
+from falsereject.embedded import MODEL_NAME, UPSTREAM
 from falsereject.errors import BackendError, TransientError, UserError
 from falsereject.llm import Backend, BackendConfig, build_backend
 from falsereject.llm.registry import create_provider
@@ -74,10 +74,16 @@ def column_title(column: ColumnConfig) -> str:
     return name + (" + a system prompt" if backend.system_prompt else "")
 
 
+def _onnx_precision(dtype: str | None) -> str:
+    return "int4" if dtype in (None, "", "auto") else str(dtype)
+
+
 def describe_backend(backend: BackendConfig) -> str:
     """One honest line about what a backend runs (no URL, key or env var name)."""
     if backend.provider == "openai":
         what = f"`{backend.model}` on an OpenAI-compatible server"
+    elif backend.model == "embedded" and backend.provider == "onnx":
+        what = f"{UPSTREAM.rsplit('/', 1)[-1]}, {_onnx_precision(backend.dtype)} on ONNX Runtime GenAI, local"
     elif backend.model == "embedded":
         what = f"{MODEL_NAME}, local ({backend.provider})"
     else:
