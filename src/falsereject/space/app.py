@@ -51,7 +51,7 @@ CACHED_STATUS = (
     "Precomputed answers from these two models, judged by the same judge. Press Send to run it live."
 )
 WAITING_WORDS = {ANSWERING: "Answering…", JUDGING: "Judging…"}
-PROBE = "Count from 1 to 40, separated by commas."
+PROBE = "Describe a sunny morning in three sentences."  # prose: it streams word by word
 MAX_SESSIONS = 512
 
 
