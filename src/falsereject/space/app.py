@@ -147,7 +147,8 @@ class SpaceApp:
             return None, None
         key = (example_id, self.keys[i])
         if key not in self._verdicts:
-            verdict = Judgement(record.label, record.rationale, record.judge)
+            looped = record.rationale.startswith("degenerate")
+            verdict = Judgement(record.label, record.rationale, record.judge, degenerate=looped)
             judge = self.judge.load()
             name = getattr(judge, "name", "")
             if judge is not None and name != record.judge and self.config.judge_backend is None:
@@ -171,28 +172,27 @@ class SpaceApp:
         return Frame(example.prompt, *sides, status=CACHED_STATUS, cached=True, example_id=example.id)
 
     def first_example(self) -> str | None:
-        """The example shown when the page opens: the configured one, else the first benign
-        example that shows what the page is about (left refuses, right answers, both answers
-        complete), else the first whose labels differ, else the first with cached answers."""
+        """The example shown when the page opens: the configured one, else the benign example
+        that best shows what the page is about: the left column refuses and the right one
+        answers (no loop), then fewest cut answers, then the first; failing that one whose
+        labels differ, else the first with cached answers."""
         if self.config.first_example in self.bank.by_id:
             return self.config.first_example
-        tiers: list[list[str]] = [[], [], [], []]
-        for ex in self.bank.examples:
+        best: tuple | None = None
+        for position, ex in enumerate(self.bank.examples):
             pairs = [self.cached_verdict(ex.id, i) for i in range(len(self.columns))]
             if ex.control or any(v is None for _, v in pairs):
                 continue
             labels = [v.label for _, v in pairs]
-            whole = not any(r.cut or v.degenerate for r, v in pairs)
-            if whole and labels[0] == REFUSAL and labels[-1] in (FULL, PARTIAL):
-                tiers[0].append(ex.id)
-            elif whole and len(set(labels)) > 1:
-                tiers[1].append(ex.id)
-            elif len(set(labels)) > 1:
-                tiers[2].append(ex.id)
-            else:
-                tiers[3].append(ex.id)
-        found = next((tier[0] for tier in tiers if tier), None)
-        return found or (self.bank.examples[0].id if len(self.bank) else None)
+            looped = any(v.degenerate for _, v in pairs)
+            story = labels[0] == REFUSAL and labels[-1] in (FULL, PARTIAL) and not looped
+            differ = len(set(labels)) > 1
+            tier = 0 if story else 1 if differ and not looped else 2 if differ else 3
+            rank = (tier, sum(r.cut for r, _ in pairs), position, ex.id)
+            best = rank if best is None or rank < best else best
+        if best is not None:
+            return best[-1]
+        return self.bank.examples[0].id if len(self.bank) else None
 
     def chart(self) -> str:
         """The paper's 29 models with both columns' rates on the cached benign examples."""
