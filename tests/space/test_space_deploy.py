@@ -111,3 +111,23 @@ def test_a_tuned_folder_is_shipped_inside_the_space(tmp_path):
     assert right.backend.model == str((out / "models" / "tuned").resolve()) and "merged" in right.title
     with pytest.raises(UserError, match="config.json"):
         stage(SPACE_DIR, "9.9.9", tmp_path / "bad", tuned_folder=tmp_path / "staged" / "models")
+
+
+def test_a_shipped_tuned_folder_keeps_its_cached_answers(tmp_path):
+    """The cache key of a model folder follows its files, not its name or place, so answers
+    cached from the local folder match the copy shipped in the Space."""
+    from falsereject.llm import BackendConfig
+    from falsereject.space.cached import column_key
+    from falsereject.space.config import ColumnConfig
+    from falsereject.space.deploy import SPACE_DIR
+
+    tuned = tmp_path / "merged"
+    tuned.mkdir()
+    (tuned / "config.json").write_text("{}")
+    (tuned / "model.safetensors").write_bytes(b"weights")
+    stage(SPACE_DIR, "9.9.9", tmp_path / "staged", tuned_folder=tuned)
+    here = ColumnConfig(backend=BackendConfig(provider="transformers", model=str(tuned)))
+    there = ColumnConfig(
+        backend=BackendConfig(provider="transformers", model=str(tmp_path / "staged/models/tuned"))
+    )
+    assert column_key(here) == column_key(there)

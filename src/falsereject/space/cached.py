@@ -52,7 +52,7 @@ def _model_identity(config: ColumnConfig) -> str:
         for f in sorted(folder.iterdir()):
             if f.is_file() and f.suffix in _WEIGHT_SUFFIXES:
                 digest.update(f"{f.name}:{f.stat().st_size}".encode())
-        return f"folder:{folder.name}:{digest.hexdigest()[:16]}"
+        return f"folder:{digest.hexdigest()[:16]}"  # not its name: a shipped copy is the same model
     return f"{backend.provider}:{backend.model}:{backend.gguf_file or ''}"
 
 

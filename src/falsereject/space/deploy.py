@@ -166,8 +166,9 @@ def _add_readme_model(readme: Path, hub_id: str) -> None:
     readme.write_text(f"---\n{front}---\n{text[match.end() :]}", encoding="utf-8")
 
 
-def cache_note(staged: Path) -> str:
-    """Whether the staged Space's cached examples cover both of its columns."""
+def cache_note(staged: Path, tuned: str | None = None) -> str:
+    """Whether the staged Space's cached examples cover both of its columns; if not, the
+    command that adds the missing answers (``tuned``: the tuned model's id or folder)."""
     from falsereject.space.cached import CachedAnswers, cache_path, column_key
     from falsereject.space.columns import resolve_column
     from falsereject.space.config import load_space_config
@@ -182,10 +183,16 @@ def cache_note(staged: Path) -> str:
             missing.append(side)
     if not missing:
         return f"cached examples: {len(cached)} precomputed answers cover both columns"
+    fix = "run `python spaces/cache_examples.py`"
+    if tuned and missing == ["right"]:
+        fix += (
+            f" --set right.backend.model={tuned} --set right.backend.provider=transformers"
+            " --set right.fallback=null"
+        )
     return (
         f"note: the cached examples have no answers from the model of the {' and '.join(missing)} "
-        f"column{'s' if len(missing) > 1 else ''}; the page says so for each example until you run "
-        "`python spaces/cache_examples.py` with the staged config and deploy again"
+        f"column{'s' if len(missing) > 1 else ''}, so the page says so for each example; to add them, "
+        f"{fix}, then deploy again"
     )
 
 
@@ -205,7 +212,7 @@ def deploy(
     version = version or package_version()
     with tempfile.TemporaryDirectory(prefix="falsereject-space-") as tmp:
         files = stage(Path(folder), version, Path(tmp), tuned_model=tuned_model, tuned_folder=tuned_folder)
-        print(cache_note(Path(tmp)))
+        print(cache_note(Path(tmp), tuned_model or (str(tuned_folder) if tuned_folder else None)))
         if dry_run:
             print(f"[dry run] would upload {len(files)} file(s) to the space repo {repo_id} (sdk gradio):")
             for rel in files:
