@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -42,18 +43,26 @@ def make(tiny_model_dir, tiny_onnx, onnx_models_dir, monkeypatch):
 
 @pytest.fixture
 def step_log(monkeypatch):
-    """The requests' ids in the order the workers step them (``.threads``: each step's worker)."""
+    """The requests' ids in the order the workers step them (``.threads``: each step's worker).
+
+    ``.delay``: seconds each step is made to last. The tiny model steps in well under a
+    millisecond, so a test about what happens *while* a sequence runs slows its steps down
+    rather than race the workers.
+    """
 
     class Log(list):
         threads: list[str]
+        delay: float
 
     log = Log()
     log.threads = []
+    log.delay = 0.0
     step = Stepper._step
 
     def spy(self, r):
         log.append(id(r))
         log.threads.append(threading.current_thread().name)
+        time.sleep(log.delay)
         return step(self, r)
 
     monkeypatch.setattr(Stepper, "_step", spy)
@@ -118,8 +127,9 @@ def test_a_bad_thread_setting_is_a_user_error(monkeypatch):
         onnx_stepping.threads_and_workers(8)
 
 
-def test_a_stream_is_the_answer_in_pieces_and_streams_run_side_by_side(make):
+def test_a_stream_is_the_answer_in_pieces_and_streams_run_side_by_side(make, step_log):
     onnx = make("fp32", batch_size=2)
+    step_log.delay = 0.005  # a's 24 tokens take over 0.1 s: b is sent long before they end
     order: list[str] = []
 
     async def collect(name, messages):
@@ -164,6 +174,7 @@ def test_seeded_sampling_repeats_and_n_gives_n_answers(make):
 
 def test_a_caller_that_stops_reading_frees_its_turn(make, step_log):
     onnx = make("fp32")
+    step_log.delay = 0.005  # 200 tokens would take a second: long after the reader has gone
 
     async def run():
         stream = onnx.astream(_messages(PROMPTS)[0], max_tokens=200)

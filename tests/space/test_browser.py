@@ -92,7 +92,8 @@ def send(page, prompt: str) -> None:
     box = page.locator("#fr-prompt textarea")
     box.fill(prompt)
     box.press("Enter")  # Enter sends
-    page.wait_for_function("document.querySelector('#fr-send').disabled === true", timeout=20_000)
+    page.wait_for_selector("#fr-stop", state="visible", timeout=20_000)
+    assert page.evaluate("document.querySelector('#fr-send').disabled")
 
 
 def test_first_view_is_a_judged_cached_comparison(browser, space):

@@ -72,10 +72,11 @@ def test_each_prompt_is_one_turn_with_the_same_input_for_both():
 
 
 def test_answers_stream_then_both_are_judged():
-    app, _ = streaming_app(REFUSAL, HELPFUL)
+    app, _ = streaming_app(REFUSAL, HELPFUL, delay=0.08)
     frames = run(app, PROMPT)
     grown = [f.right.text for f in frames if f.right.text and f.right.verdict is None]
     assert len(set(grown)) > 3 and all(HELPFUL.startswith(g) for g in grown)
+    assert len(frames) < 20  # not one frame per word: updates come at most every FRAME_INTERVAL
     final = frames[-1]
     assert [s.verdict.label for s in final.sides] == [REFUSAL_LABEL, FULL]
     assert all(s.phase == DONE and not s.cut for s in final.sides)

@@ -34,6 +34,10 @@ CUT_BUDGET = "cut at {tokens:,} tokens (this Space's {seconds:g} s time budget)"
 CUT_TIMEOUT = "stopped after {seconds:g} s (this Space's time limit)"
 CUT_STOPPED = "you stopped this answer before it ended"
 
+#: the page is updated at most this often while answers stream (every piece would cost the
+#: server a frame to encode and the browser a render, time taken from the model on a small CPU)
+FRAME_INTERVAL = 0.2
+
 # A side's phase
 WAITING, ANSWERING, JUDGING, DONE = "waiting", "answering", "judging", "done"
 
@@ -213,6 +217,7 @@ async def compare_stream(
         return Frame(prompt, *[replace(s) for s in sides], status=status, budget=budget)
 
     yield frame()
+    shown = 0.0  # when the page was last updated
     async with aclosing(_pieces(columns, prompt, budget, config.request_timeout, stop)) as pieces:
         async for i, item in pieces:
             now = time.monotonic()
@@ -220,10 +225,13 @@ async def compare_stream(
                 sides[i].text += item
                 timings[i].first = timings[i].first or now
                 timings[i].last = now
+                if now - shown < FRAME_INTERVAL and timings[i].first != now:
+                    continue  # shown with the next update (the first words go out at once)
             else:
                 sides[i].phase = JUDGING
                 if item is not None:
                     sides[i].problem = str(item)
+            shown = now
             yield frame()
     if stop.is_set():
         yield frame().stopped()

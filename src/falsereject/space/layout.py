@@ -17,6 +17,11 @@ from falsereject.space.app import PAGE, SpaceApp
 from falsereject.space.columns import describe_backend
 from falsereject.space.render import key_html, legend_html
 
+#: runs in the browser when Send or Enter is pressed: Send is disabled at once (start() then
+#: confirms it); the prompt goes on unchanged
+DISABLE_SEND = (
+    "(prompt) => { const b = document.querySelector('#fr-send'); if (b) b.disabled = true; return prompt; }"
+)
 #: makes a component's own element a polite live region (set once it is on the page)
 LIVE = "element.setAttribute('aria-live', 'polite'); element.setAttribute('role', 'status');"
 
@@ -168,6 +173,7 @@ def build(app: SpaceApp):
             start,
             inputs=[prompt],
             outputs=[sent, *buttons, status],
+            js=DISABLE_SEND,
             trigger_mode="multiple",  # a send while one runs reaches start(), which says why not
             concurrency_limit=None,  # queued (so that its message is shown) but never waits
             show_progress="hidden",
