@@ -10,8 +10,9 @@ config that names no provider runs the embedded model here
 One conversation per ONNX Runtime generator, never a padded batch: in onnxruntime-genai 0.18
 a left-padded row of a batch does not get the answer it gets alone (measured on the embedded
 model: 3 of 4 greedy answers changed), and batching does not raise throughput on a 2-core CPU
-anyway. Instead one worker thread steps up to ``batch_size`` live generators in turn, a token
-each, admitting new requests as others finish. So concurrent requests (the eval harness, the
+anyway. Instead worker threads (by default one per core, :mod:`~falsereject.llm.onnx_stepping`)
+step up to ``batch_size`` live generators in turn, a token each, admitting new requests as
+others finish. So concurrent requests (the eval harness, the
 Space's two columns) all progress at once, each with exactly its single-stream answer, and the
 model's total speed is shared among them. ``astream`` streams token by token, released a word
 at a time (:func:`~falsereject.llm.text_stream.release_text`).
