@@ -9,6 +9,7 @@ import pytest
 from falsereject.errors import UserError
 from falsereject.files import (
     append_jsonl,
+    atomic_folder,
     is_hub_id,
     read_jsonl,
     read_rows,
@@ -77,3 +78,21 @@ def test_a_failed_atomic_write_keeps_the_old_file(tmp_path, monkeypatch):
     with pytest.raises(UserError, match=r"cannot write report .*meta\.json: No space left on device"):
         write_atomic(path, b"new\n", "report")
     assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["meta.json"]
+
+
+def test_an_atomic_folder_replaces_the_old_one_only_when_complete(tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "old.bin").write_text("old")
+    with pytest.raises(RuntimeError), atomic_folder(out) as tmp:
+        (tmp / "half.bin").write_text("half")
+        raise RuntimeError("killed half-way")
+    assert [p.name for p in tmp_path.iterdir()] == ["model"] and [p.name for p in out.iterdir()] == [
+        "old.bin"
+    ]
+    with atomic_folder(out, keep=lambda: True) as tmp:  # another process finished first
+        (tmp / "mine.bin").write_text("mine")
+    assert [p.name for p in out.iterdir()] == ["old.bin"] and len(list(tmp_path.iterdir())) == 1
+    with atomic_folder(out) as tmp:
+        (tmp / "new.bin").write_text("new")
+    assert [p.name for p in out.iterdir()] == ["new.bin"] and len(list(tmp_path.iterdir())) == 1

@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 from falsereject.errors import UserError
+from falsereject.files import atomic_folder
 
 MODEL_NAME = "Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, dequantised)"
 UPSTREAM = "Qwen/Qwen2.5-Coder-0.5B-Instruct"
@@ -125,17 +125,10 @@ def embedded_model_dir() -> Path:
     gguf = assemble_gguf(root)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=".hf-"))
-    try:
+    with atomic_folder(out) as tmp:
         tokenizer = AutoTokenizer.from_pretrained(root, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(root, gguf_file=gguf.name, dtype="float32")
         save_dequantised(model, tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / _DONE_MARKER).write_text(GGUF_SHA256 + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -26,7 +26,9 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,29 @@ def atomic_path(path: str | Path, what: str = "file") -> Iterator[Path]:
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path, keep: Callable[[], bool] = lambda: False) -> Iterator[Path]:
+    """A new temporary folder beside ``path`` to fill in the ``with`` block.
+
+    When the block ends without an error, the folder replaces ``path`` in one rename (an old
+    ``path`` is removed first), unless ``keep()`` says the ``path`` already there is to be kept
+    (another process finished the same work first). Whatever happens, the temporary folder
+    is gone afterwards, so a run killed half-way leaves ``path`` as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
+    try:
+        yield tmp
+        if not keep():
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_atomic(path: str | Path, data: str | bytes, what: str = "file") -> None:

@@ -24,6 +24,25 @@ DEFAULT_MAX_TOKENS = 256
 _LOAD_ALL = threading.Lock()
 
 
+def set_chat_template(tokenizer, chat_template: str | None, model: str) -> None:
+    """Give ``tokenizer`` the config's ``chat_template`` (Jinja, or a file path), if any.
+
+    A model that ends up with no chat template is a UserError: a chat model's answers
+    depend on its template, and a guessed one would measure something else.
+    """
+    if chat_template:
+        if "{%" not in chat_template and "{{" not in chat_template:  # a file path, not Jinja
+            if not Path(chat_template).is_file():
+                raise UserError(f"chat_template file {chat_template} does not exist")
+            chat_template = Path(chat_template).read_text(encoding="utf-8")
+        tokenizer.chat_template = chat_template
+    if not tokenizer.chat_template:
+        raise UserError(
+            f"model {model!r} has no chat template: set chat_template in the backend config "
+            "(a Jinja string or a file path)"
+        )
+
+
 class LocalModel:
     """Tokenizer + model for a :class:`BackendConfig` (Hub id or folder, optional ``gguf_file``).
 
@@ -80,18 +99,7 @@ class LocalModel:
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        if self.config.chat_template:
-            template = self.config.chat_template
-            if "{%" not in template and "{{" not in template:  # a file path, not Jinja
-                if not Path(template).is_file():
-                    raise UserError(f"chat_template file {template} does not exist")
-                template = Path(template).read_text(encoding="utf-8")
-            tokenizer.chat_template = template
-        if not tokenizer.chat_template:
-            raise UserError(
-                f"model {path!r} has no chat template: set chat_template in the backend config "
-                "(a Jinja string or a file path)"
-            )
+        set_chat_template(tokenizer, self.config.chat_template, path)
 
     def encode(self, conversations: list[Messages]):
         """The chat-templated, left-padded batch of ``conversations`` on the model's device."""

@@ -37,6 +37,7 @@ from importlib import metadata
 from pathlib import Path
 
 from falsereject.errors import UserError
+from falsereject.files import atomic_folder
 
 log = logging.getLogger(__name__)
 
@@ -164,26 +165,16 @@ def onnx_model_dir(model: str, *, gguf_file: str | None = None, precision: str =
     from falsereject.embedded import models_dir
 
     name, key = cache_key(model, gguf_file, precision)
-    root = models_dir() / "onnx"
-    out = root / name
+    out = models_dir() / "onnx" / name
     problem = check_cache(out, key) if out.exists() else "not converted yet"
     if problem is None:
         return out
     if out.exists():
         log.warning("ONNX model cache %s is unusable (%s): converting again", out, problem)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}-"))
-    try:
+    # kept: another process finished the same conversion first
+    with atomic_folder(out, keep=lambda: check_cache(out, key) is None) as tmp:
         _convert(model, gguf_file, precision, tmp)
         _write_marker(tmp, key)
-        if check_cache(out, key) is None:  # another process finished the same conversion first
-            return out
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

@@ -33,7 +33,7 @@ from typing import Any
 from falsereject.errors import UserError
 from falsereject.llm.base import Backend, Generation, Messages, check_messages
 from falsereject.llm.config import BackendConfig
-from falsereject.llm.local_model import DEFAULT_MAX_TOKENS
+from falsereject.llm.local_model import DEFAULT_MAX_TOKENS, set_chat_template
 from falsereject.llm.onnx_stepping import Request, Stepper, threads_and_workers
 from falsereject.llm.registry import register
 from falsereject.llm.text_stream import cut_at_stop, release_text, stop_strings
@@ -95,18 +95,7 @@ class OnnxModel:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(folder)
-        template = self.config.chat_template
-        if template:
-            if "{%" not in template and "{{" not in template:  # a file path, not Jinja
-                if not Path(template).is_file():
-                    raise UserError(f"chat_template file {template} does not exist")
-                template = Path(template).read_text(encoding="utf-8")
-            tokenizer.chat_template = template
-        if not tokenizer.chat_template:
-            raise UserError(
-                f"model {self.config.model!r} has no chat template: set chat_template in the backend "
-                "config (a Jinja string or a file path)"
-            )
+        set_chat_template(tokenizer, self.config.chat_template, self.config.model)
         return tokenizer
 
     def encode(self, messages: Messages) -> list[int]:
