@@ -7,8 +7,8 @@ before use. The first use assembles the GGUF into the user cache, lets ``transfo
 dequantise it (~40 s on 2 cores) and saves the result as safetensors next to it; every later
 use loads those safetensors directly (a few seconds). Where ONNX Runtime GenAI is installed
 (``falsereject[onnx]``, part of ``falsereject[embedded]``), the ``onnx`` provider runs the
-model instead, converted once from that folder to int4 ONNX
-(:mod:`falsereject.llm.onnx_model`): about 5x faster on a CPU.
+model instead, converted once from that folder to int8 ONNX
+(:mod:`falsereject.llm.onnx_model`): about 4x faster on a CPU for one answer.
 
 Cache root: ``$FALSEREJECT_CACHE`` or ``~/.cache/falsereject``; model files go to
 ``$FALSEREJECT_MODELS`` (default ``<cache root>/models``).

@@ -86,7 +86,7 @@ def test_user_errors_for_what_cannot_be_converted(tmp_path, models):
         onnx_model.onnx_model_dir(str(tmp_path), precision="int3")
     with pytest.raises(UserError, match="not an ONNX weight precision"):
         onnx_model.precision_for("bfloat16")
-    assert onnx_model.precision_for("auto") == "int4" and onnx_model.precision_for("float32") == "fp32"
+    assert onnx_model.precision_for("auto") == "int8" and onnx_model.precision_for("float32") == "fp32"
 
 
 def test_a_failed_conversion_is_a_user_error_with_the_builders_words(tiny_model_dir, models, monkeypatch):

@@ -106,10 +106,11 @@ def test_concurrent_requests_are_stepped_in_turn_with_their_single_answers(make,
 
 def test_one_thread_per_generator_runs_one_worker_per_core(make, monkeypatch):
     monkeypatch.setattr(onnx_stepping, "cores", lambda: 2)
-    assert onnx_stepping.threads_and_workers(8) == (1, 2)  # the default: a worker per core
-    assert onnx_stepping.threads_and_workers(1) == (2, 1)
+    assert onnx_stepping.threads_and_workers(8) == (0, 1)  # the default: one worker, all cores
+    monkeypatch.setenv(onnx_stepping.THREADS_ENV, "1")
+    assert onnx_stepping.threads_and_workers(8) == (1, 2)
+    assert onnx_stepping.threads_and_workers(1) == (1, 1)  # never more workers than live generators
     monkeypatch.setattr(onnx_stepping, "cores", lambda: 16)
-    assert onnx_stepping.threads_and_workers(8) == (2, 8)
     monkeypatch.setenv(onnx_stepping.THREADS_ENV, "4")
     assert onnx_stepping.threads_and_workers(8) == (4, 4)
     monkeypatch.setenv(onnx_stepping.THREADS_ENV, "0")

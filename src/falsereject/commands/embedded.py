@@ -1,7 +1,7 @@
 """``falsereject embedded``: assemble, verify and prepare the embedded default model.
 
 Prepares what the default runtime loads: the dequantised transformers folder, and where ONNX
-Runtime GenAI is installed (``falsereject[embedded]``) its int4 ONNX conversion too, so that
+Runtime GenAI is installed (``falsereject[embedded]``) its ONNX conversion (``--dtype``, default int8) too, so that
 the first ``falsereject eval`` or Space start does not wait for them.
 """
 
@@ -21,7 +21,7 @@ def register(sub) -> None:
         default=None,
         help="the runtime to prepare for (default: onnx where installed, else transformers)",
     )
-    p.add_argument("--dtype", default="auto", help="onnx weight precision: auto (int4), int8 or fp32")
+    p.add_argument("--dtype", default="auto", help="onnx weight precision: auto (int8), int4 or fp32")
     p.set_defaults(func=run)
 
 

@@ -95,7 +95,8 @@ def default_provider(model: str, base_url: str | None = None) -> str:
     """The provider a config that names none gets.
 
     ``openai`` with a ``base_url``; the embedded model runs on ``onnx`` (ONNX Runtime GenAI,
-    about 5x faster on a CPU) where that is installed; everything else on ``transformers``.
+    about 4x faster for one answer on a CPU) where that is installed; everything else on
+    ``transformers``.
     """
     if base_url:
         return "openai"

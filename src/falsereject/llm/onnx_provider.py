@@ -1,8 +1,9 @@
-"""``onnx``: a local model on ONNX Runtime GenAI, quantised (int4 by default), for CPUs.
+"""``onnx``: a local model on ONNX Runtime GenAI, quantised (int8 by default), for CPUs.
 
 ``pip install 'falsereject[onnx]'`` (included in ``falsereject[embedded]``). The model is
 converted once and cached (:mod:`~falsereject.llm.onnx_model`); ``dtype`` chooses the weight
-precision (``auto`` = ``int4``, or ``int8``, ``fp32``). Where the runtime is installed, a
+precision (``auto`` = ``int8``, or ``int4``, ``fp32``; see :mod:`~falsereject.llm.onnx_model` for
+why int8 is the default). Where the runtime is installed, a
 config that names no provider runs the embedded model here
 (:func:`falsereject.llm.config.default_provider`); ``provider: transformers`` still chooses
 ``transformers``.

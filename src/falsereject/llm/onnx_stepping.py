@@ -6,10 +6,9 @@ their live generators in turn, a token each, calling the request's ``on_token`` 
 token and ``on_end`` once with a finish reason (``stop``, ``length``, ``cancelled``) or the
 error. Both callbacks run in the worker thread.
 
-Threads (:func:`threads_and_workers`): by default one worker per core (up to ``batch_size``),
-each generator on its share of the cores; ``FALSEREJECT_ONNX_THREADS=T`` runs generators on T
-threads and ``cores // T`` workers side by side, and ``0`` gives the runtime's own thread pool
-(all cores) to a single worker.
+Threads (:func:`threads_and_workers`): by default one worker on the runtime's own thread pool
+(all cores); ``FALSEREJECT_ONNX_THREADS=T`` runs generators on T threads and ``cores // T``
+workers side by side.
 """
 
 from __future__ import annotations
@@ -40,23 +39,23 @@ def cores() -> int:
 def threads_and_workers(max_active: int) -> tuple[int, int]:
     """(threads per generator, 0 = the runtime's default; workers stepping generators at once).
 
-    Unset: a worker per core up to ``max_active`` (the most live generators), the cores
-    shared out among them (a 2-core machine: two workers on one thread each). Measured on a
-    2-core machine shared with other jobs, one thread per generator ran a single stream
-    1.8x faster than the runtime's two, and two streams on two workers side by side give
-    each its own core with no thread handing over work at every layer.
+    Unset: one worker on the runtime's thread pool (all cores). Measured on the idle 2-core
+    machine, 8 int4 generators stepped 32 tokens each: one worker on 2 threads 35.7 tokens/s,
+    one worker on 1 thread 27.9, two workers on 1 thread each 23.9. ONNX Runtime GenAI 0.18's
+    Python binding holds the GIL while it steps, so a second worker adds switching, not speed.
+    (On a machine shared with other jobs, one thread per generator can be faster: set
+    ``FALSEREJECT_ONNX_THREADS=1``.)
     """
     raw = os.environ.get(THREADS_ENV, "").strip()
     if not raw:
-        workers = max(1, min(cores(), max_active))
-        return max(1, cores() // workers), workers
+        return 0, 1
     try:
         threads = int(raw)
     except ValueError:
         threads = -1
     if threads < 0:
         raise UserError(f"{THREADS_ENV}={raw!r}: expected a whole number of threads >= 0 (0 = all cores)")
-    return threads, max(1, cores() // threads) if threads else 1
+    return threads, max(1, min(cores() // threads, max_active)) if threads else 1
 
 
 class Startable(Protocol):
