@@ -393,3 +393,27 @@ def test_prompt_labels_are_checked_before_anything_is_generated(tmp_path, capsys
     err = capsys.readouterr().err
     assert code == 2 and "prompt_label 'general'" in err and "Traceback" not in err
     assert not (out / "generations.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "provider", "batch"),
+    [
+        ([], "transformers", 32),  # the demo: batch work batches on transformers
+        (["--provider", "onnx"], "onnx", 8),  # asked for: kept, at its own batch_size
+        (["--provider", "transformers", "--batch-size", "4"], "transformers", 4),
+    ],
+)
+def test_eval_of_the_embedded_model_batches_on_transformers(monkeypatch, capsys, argv, provider, batch):
+    from falsereject.commands import eval as eval_command
+    from falsereject.llm import config as llm_config
+
+    monkeypatch.setattr(llm_config, "default_provider", lambda model, base_url=None: "onnx")
+    seen = []
+    monkeypatch.setattr(eval_command, "run_eval", lambda config: seen.append(config) or {"n": 0})
+    assert main(["eval", "--json", *argv]) == 0
+    (config,) = seen
+    assert (config.model.model, config.model.provider, config.model.batch_size) == (
+        "embedded",
+        provider,
+        batch,
+    )
