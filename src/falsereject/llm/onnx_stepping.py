@@ -40,11 +40,12 @@ def threads_and_workers(max_active: int) -> tuple[int, int]:
     """(threads per generator, 0 = the runtime's default; workers stepping generators at once).
 
     Unset: one worker on the runtime's thread pool (all cores). Measured on the idle 2-core
-    machine, 8 int4 generators stepped 32 tokens each: one worker on 2 threads 35.7 tokens/s,
-    one worker on 1 thread 27.9, two workers on 1 thread each 23.9. ONNX Runtime GenAI 0.18's
-    Python binding holds the GIL while it steps, so a second worker adds switching, not speed.
-    (On a machine shared with other jobs, one thread per generator can be faster: set
-    ``FALSEREJECT_ONNX_THREADS=1``.)
+    machine (``benchmarks/bench_backends.py --parts embedded --runtimes onnx:int4,onnx:int4@1``):
+    one worker on the runtime's pool 24.3 tokens/s for one stream and 18.1 for 8 at once; two
+    workers on one thread each 25.3 and 19.3, the same within this machine's noise. Steps of
+    two workers do not add up (ONNX Runtime GenAI 0.18's Python binding appears to hold the
+    GIL while it steps), so the default is the simpler one worker. (On a machine shared with
+    other jobs, one thread per generator was faster: set ``FALSEREJECT_ONNX_THREADS=1``.)
     """
     raw = os.environ.get(THREADS_ENV, "").strip()
     if not raw:
