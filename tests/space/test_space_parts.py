@@ -183,6 +183,18 @@ def test_column_key_follows_the_model_and_system_prompt_not_the_title():
     ) == column_key(ColumnConfig(backend=onnx))
 
 
+def test_an_onnx_column_runs_int4_unless_its_config_says_otherwise():
+    from falsereject.space.columns import SPACE_ONNX_PRECISION, resolve_column
+
+    backend = ColumnConfig().backend.__class__
+    auto = resolve_column(ColumnConfig(backend=backend(provider="onnx")), [])
+    assert auto.backend.dtype == SPACE_ONNX_PRECISION == "int4"  # the package's own default is int8
+    int8 = resolve_column(ColumnConfig(backend=backend(provider="onnx", dtype="int8")), [])
+    assert int8.backend.dtype == "int8" and column_key(int8) != column_key(auto)
+    torch = resolve_column(ColumnConfig(backend=backend(provider="transformers")), [])
+    assert torch.backend.dtype == "auto"
+
+
 def test_cache_is_made_by_the_columns_judged_and_resumable(tmp_path):
     app, streams = streaming_app(REFUSAL, HELPFUL)
     path = tmp_path / "cached.jsonl"

@@ -17,7 +17,7 @@ on the embedded model, greedy, 2-core CPU): the embedded model is a Q4_K_M GGUF,
 re-quantising its weights to plain 4-bit blocks changes what the model says. On the shipped
 sample the int4 conversion's replies got the ``transformers`` replies' judge label on only 80%
 of prompts (it answered harmful prompts the original refuses), int8's on 99% of the 80 prompts
-tried; int4 is about 1.6x faster. Choose ``int4`` where speed matters more than fidelity (the
+tried; int4 is about 2x faster for one answer. Choose ``int4`` where speed matters more than fidelity (the
 Space does, and says so).
 
 Cache: ``<models dir>/onnx/<name>-<precision>-<key>/``. The key hashes what the result depends

@@ -47,7 +47,7 @@ def _local_model(model: str, roots: list[Path]) -> Path | None:
 
 #: the weights an ONNX Runtime GenAI column runs when its config leaves ``dtype`` at auto. The
 #: package's default, int8, keeps the embedded model's answers (99% of judge labels on the
-#: sample); int4 is about 1.6x faster, which a visitor waiting on a 2-vCPU machine feels more
+#: sample); int4 is about 2x faster for one answer, which a visitor waiting on 2 vCPUs feels more
 #: than the answers' fidelity to another runtime. The page says "quantised to 4 bits".
 SPACE_ONNX_PRECISION = "int4"
 
