@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _step(name: str, cmd: list[str], cwd: Path, env: dict, times: dict) -> str:
+def _step(name: str, cmd: list[str], cwd: Path, env: dict, times: dict) -> None:
     print(f"[bench_demo] {name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True)
@@ -41,7 +41,6 @@ def _step(name: str, cmd: list[str], cwd: Path, env: dict, times: dict) -> str:
     if done.returncode:
         sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
         raise SystemExit(f"[bench_demo] {name} failed (exit {done.returncode})")
-    return done.stdout
 
 
 def main() -> int:

@@ -28,8 +28,9 @@ from falsereject.errors import UserError
 #: seconds a worker thread waits for a new request before it ends (they restart on demand)
 IDLE_S = 1.0
 #: the environment variable setting the threads one generator runs on (``0``: the runtime's
-#: own pool over all cores, one worker); unset, :func:`threads_and_workers` decides
+#: own pool over all cores, one worker: the default, see :func:`threads_and_workers`)
 THREADS_ENV = "FALSEREJECT_ONNX_THREADS"
+DEFAULT_THREADS = 0
 
 
 def cores() -> int:
@@ -48,10 +49,8 @@ def threads_and_workers(max_active: int) -> tuple[int, int]:
     other jobs, one thread per generator was faster: set ``FALSEREJECT_ONNX_THREADS=1``.)
     """
     raw = os.environ.get(THREADS_ENV, "").strip()
-    if not raw:
-        return 0, 1
     try:
-        threads = int(raw)
+        threads = int(raw) if raw else DEFAULT_THREADS
     except ValueError:
         threads = -1
     if threads < 0:
