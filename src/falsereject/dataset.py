@@ -210,6 +210,11 @@ def read_split(
             raise UserError(f"dataset {path!r} {part}: {exc}") from None
         except FileNotFoundError as exc:
             raise UserError(f"{where}: {str(exc)[:300]}") from None
+        except ConnectionError as exc:  # datasets: no network, or offline mode and not in its cache
+            raise UserError(
+                f"{where}: {str(exc)[:200]}. No Hub access here? Download a copy of the repository "
+                "and pass its folder (--dataset DIR)"
+            ) from None
         except DatasetGenerationError as exc:
             cause = exc.__cause__ or exc
             if "BatchSize must be greater than 0" in str(cause):  # pyarrow on a zero-row parquet file

@@ -210,6 +210,10 @@ def test_reasoning_is_stripped_before_judging_and_the_raw_reply_kept(monkeypatch
         (["--benchmark", "xstest", "--label-column", "x"], "benchmark 'xstest' maps its own columns"),
         (["--benchmark", "xstest", "--dataset", "/no/such/dir"], "no such folder"),
         (["--harmful-values", "unsafe"], "--harmful-values needs --label-column"),
+        # the tests run offline: a Hub benchmark without a local copy says how to give one
+        (["--benchmark", "xstest"], "Couldn't reach 'Paul/XSTest' on the Hub"),
+        (["--benchmark", "xstest"], "pass its folder (--dataset DIR)"),
+        (["--benchmark", "coconot-contrast"], "no Hub access? download a copy and pass --dataset DIR"),
     ],
 )
 def test_clear_errors(argv, message, tmp_path, capsys):
@@ -225,3 +229,19 @@ def test_a_changed_column_stops_the_command_before_any_generation(tmp_path, caps
     assert "benchmark 'xstest' part 'prompts'" in err and "column(s) ['label'] not found" in err
     assert "found ['id', 'prompt', 'type', 'safety', 'focus', 'note']" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_limit_that_cuts_away_the_harmful_side_says_so(monkeypatch, xstest_copy, tmp_path, capsys):
+    """XSTest lists its safe prompts first: the first N are all benign, and the run says so."""
+    _scripted(monkeypatch, lambda prompt: REFUSE)
+    bench = ["--benchmark", "xstest", "--dataset", str(xstest_copy)]
+    assert _eval(*bench, "--limit", "5", "--output-dir", str(tmp_path / "limited")) == 0
+    out = capsys.readouterr().out
+    assert "note: --limit 5 keeps the first 5 prompts, all benign: no harmful side is evaluated" in out
+    assert "(200 harmful prompts left out)" in out and "--per-category K" in out
+    limited = json.loads((tmp_path / "limited" / "report.json").read_text())["scores"]
+    assert limited["harmful"]["n"] == 0 and limited["harmful"]["useful_safety_rate"]["value"] is None
+    assert _eval(*bench, "--per-category", "1", "--output-dir", str(tmp_path / "both")) == 0
+    assert "note: --limit" not in capsys.readouterr().out
+    scores = json.loads((tmp_path / "both" / "report.json").read_text())["scores"]
+    assert (scores["benign"]["n"], scores["harmful"]["n"]) == (len(XSTEST_SAFE_TYPES), len(XSTEST_UNSAFE_TYPES))

@@ -80,8 +80,9 @@ def select(config: EvalConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any
             part = [r for cat in sorted(by_cat, key=str) for r in by_cat[cat][:k]]
         rows.extend(part)
         infos.append({**info, "rows_in_split": in_split, "selected": len(part)})
+    left_out: list[dict[str, Any]] = []
     if config.limit is not None:
-        rows = rows[: config.limit]
+        rows, left_out = rows[: config.limit], rows[config.limit :]
     counts = Counter(r["config"] for r in rows)
     for info in infos:
         info["rows"] = counts[info["config"]]
@@ -95,8 +96,30 @@ def select(config: EvalConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any
                 f"config {row['config']!r}, id {row['id']!r}: {exc} (eval scores benign and harmful "
                 "prompts; this config holds other rows)"
             ) from None
+    _note_sides_cut(rows, left_out)
     meta = {"harmful_defined": harmful_defined, "record": record}
     return rows, infos, meta
+
+
+def _note_sides_cut(rows: list[dict[str, Any]], left_out: list[dict[str, Any]]) -> None:
+    """Say so when ``--limit`` (the first N prompts, in the source's order) cut a whole side away:
+    such a run reports no figure for that side, and an ordered benchmark loses it quickly."""
+
+    def side(row: dict[str, Any]) -> str:
+        try:
+            return parse_prompt_label(row.get("prompt_label"))
+        except UserError:
+            return "unlabelled"
+
+    kept = {side(r) for r in rows}
+    lost = Counter(side(r) for r in left_out if side(r) not in kept)
+    if lost:
+        sides = ", ".join(f"{n} {s}" for s, n in sorted(lost.items()))
+        print(
+            f"note: --limit {len(rows)} keeps the first {len(rows)} prompts, all {', '.join(sorted(kept))}: "
+            f"no {'/'.join(sorted(lost))} side is evaluated ({sides} prompts left out). "
+            "--per-category K takes K prompts of every category of every side instead"
+        )
 
 
 def warn_one_sided(config: EvalConfig, rows: list[dict[str, Any]], meta: dict[str, Any]) -> str | None:
