@@ -12,6 +12,8 @@ scores (see :mod:`falsereject.scoring`) print as JSON and go to ``--report``. ``
 names one of :data:`falsereject.judge.JUDGES` (default :data:`falsereject.judge.DEFAULT_JUDGE`). Inputs and
 outputs may be ``.jsonl``, ``.csv`` or ``.parquet``. Optional ``category`` (id 1-44 or name)
 and ``prompt_label`` (benign/harmful) columns give per-category and harmful-prompt scores.
+A prompt may be a whole conversation, as a list of chat messages (``[{"role": "user",
+"content": ...}, ...]``, in JSONL or parquet): the judge reads its last user turn as the request.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tqdm import tqdm
 from falsereject.errors import UserError
 from falsereject.evaluation.harness import show_retries
 from falsereject.files import read_located_rows, row_format, write_atomic, write_rows
-from falsereject.judge import DEFAULT_JUDGE, JUDGES, get_judge
+from falsereject.judge import DEFAULT_JUDGE, JUDGES, get_judge, prompt_text
 from falsereject.llm import add_backend_arguments, backend_config_from_arguments, build_backend
 from falsereject.scoring import parse_category, parse_prompt_label, score
 
@@ -50,7 +52,11 @@ def register(sub) -> None:
         help=f"the judge: {', '.join(JUDGES)} (default: {DEFAULT_JUDGE}, the package's default judge)",
     )
     p.add_argument("--report", default=None, help="also write the scores JSON here")
-    p.add_argument("--prompt-field", default="prompt", help="column holding the prompt (default: prompt)")
+    p.add_argument(
+        "--prompt-field",
+        default="prompt",
+        help="column holding the prompt: text, or a conversation as a list of chat messages (default: prompt)",
+    )
     p.add_argument(
         "--response-field", default="response", help="column holding the response (default: response)"
     )
@@ -95,6 +101,18 @@ def _text(row: dict[str, Any], field: str, where: str, flag: str) -> str:
             f"(or name the right column with {flag})"
         )
     return value
+
+
+def _prompt(row: dict[str, Any], field: str, where: str) -> str:
+    """The prompt: text, or a multi-turn conversation as a list of chat messages (read as a
+    transcript; the judge takes its last user turn as the request)."""
+    value = row.get(field)
+    if isinstance(value, list):
+        try:
+            return prompt_text(value)
+        except ValueError as exc:
+            raise UserError(f"{where}: '{field}': {exc}") from None
+    return _text(row, field, where, "--prompt-field")
 
 
 def _check_optional(row: dict[str, Any], args, where: str) -> None:
@@ -144,7 +162,7 @@ def run(args) -> int:
     prompts, responses = [], []
     for where, row in rows:
         responses.append(_text(row, args.response_field, where, "--response-field"))
-        prompts.append(_text(row, args.prompt_field, where, "--prompt-field"))
+        prompts.append(_prompt(row, args.prompt_field, where))
         _check_optional(row, args, where)
 
     backend = None

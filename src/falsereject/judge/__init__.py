@@ -15,7 +15,17 @@ from __future__ import annotations
 from typing import Any
 
 from falsereject.errors import UserError
-from falsereject.judge.base import CLASSES, FULL, LABELS, PARTIAL, REFUSAL, UNSCORED, Judge, Judgement
+from falsereject.judge.base import (
+    CLASSES,
+    FULL,
+    LABELS,
+    PARTIAL,
+    REFUSAL,
+    UNSCORED,
+    Judge,
+    Judgement,
+    prompt_text,
+)
 from falsereject.llm.base import Backend
 
 __all__ = [
@@ -30,6 +40,7 @@ __all__ = [
     "Judge",
     "Judgement",
     "get_judge",
+    "prompt_text",
 ]
 
 #: judge names accepted by :func:`get_judge` (and ``falsereject score --judge``)
