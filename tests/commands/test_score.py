@@ -208,6 +208,11 @@ def test_llm_judge_backend_options(tmp_path, capsys):
             "in.jsonl:1: 'prompt': chat message 0 of the prompt: expected a {'role', 'content'} object",
         ),
         (
+            b'{"prompt": ["a", "b"], "response": "b"}\n',
+            "in.jsonl",
+            "in.jsonl:1: 'prompt': chat message 0 of the prompt: expected a {'role', 'content'} object",
+        ),
+        (
             b'{"prompt": [{"role": "system", "content": "be nice"}], "response": "b"}\n',
             "in.jsonl",
             "in.jsonl:1: 'prompt': the prompt's chat messages hold no user message",

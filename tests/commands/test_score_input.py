@@ -29,7 +29,7 @@ def run(capsys, src, out) -> tuple[int, str]:
         ("response", ["I can't help with that."], "a list"),
         ("response", {"text": "Sure, here you go."}, "an object"),
         ("prompt", 7, "a number (7)"),
-        ("prompt", ["a", "b"], "a list"),
+        ("prompt", {"text": "a"}, "an object"),
     ],
 )
 def test_jsonl_non_text_values_are_rejected(tmp_path, capsys, field, value, kind):
