@@ -172,6 +172,22 @@ def test_phtest_reports_controversial_prompts_as_their_own_side(monkeypatch, tmp
     assert scores["benign"]["n"] == 30 and scores["benign"]["compliance_rate"]["value"] == 1.0
     assert scores["controversial"]["n"] == 10 and scores["controversial"]["refusal_rate"]["value"] == 1.0
     assert scores["harmful"]["n"] == 0
+    # no categories, both sides in one file: --per-category K keeps K of each side
+    assert (
+        _eval(
+            "--benchmark",
+            "phtest",
+            "--dataset",
+            str(copy),
+            "--per-category",
+            "2",
+            "--output-dir",
+            str(tmp_path / "k"),
+        )
+        == 0
+    )
+    scores = json.loads((tmp_path / "k" / "report.json").read_text())["scores"]
+    assert (scores["benign"]["n"], scores["controversial"]["n"]) == (2, 2)
 
 
 def test_reasoning_is_stripped_before_judging_and_the_raw_reply_kept(monkeypatch, tmp_path):
@@ -244,4 +260,7 @@ def test_a_limit_that_cuts_away_the_harmful_side_says_so(monkeypatch, xstest_cop
     assert _eval(*bench, "--per-category", "1", "--output-dir", str(tmp_path / "both")) == 0
     assert "note: --limit" not in capsys.readouterr().out
     scores = json.loads((tmp_path / "both" / "report.json").read_text())["scores"]
-    assert (scores["benign"]["n"], scores["harmful"]["n"]) == (len(XSTEST_SAFE_TYPES), len(XSTEST_UNSAFE_TYPES))
+    assert (scores["benign"]["n"], scores["harmful"]["n"]) == (
+        len(XSTEST_SAFE_TYPES),
+        len(XSTEST_UNSAFE_TYPES),
+    )

@@ -103,7 +103,7 @@ def register(sub) -> None:
         "--per-category",
         type=_per_category,
         default=None,
-        help="keep K prompts per category (K >= 1): K, or per config like test=2,harmful=1",
+        help="keep K prompts per category of each side (K >= 1): K, or per config like test=2,harmful=1",
     )
     p.add_argument(
         "--batch-size",

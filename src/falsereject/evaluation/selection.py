@@ -73,10 +73,10 @@ def select(config: EvalConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any
             str(r.get("prompt_label", "")).strip().lower() in ("harmful", "unsafe", "toxic") for r in part
         )
         k = config.per_category.get(name) if isinstance(config.per_category, dict) else config.per_category
-        if k is not None:
+        if k is not None:  # K of every category of every side (a part may hold both sides)
             by_cat: dict[Any, list[dict[str, Any]]] = {}
             for row in sorted(part, key=lambda r: str(r["id"])):
-                by_cat.setdefault(row.get("category"), []).append(row)
+                by_cat.setdefault((_side(row), row.get("category")), []).append(row)
             part = [r for cat in sorted(by_cat, key=str) for r in by_cat[cat][:k]]
         rows.extend(part)
         infos.append({**info, "rows_in_split": in_split, "selected": len(part)})
@@ -101,18 +101,20 @@ def select(config: EvalConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any
     return rows, infos, meta
 
 
+def _side(row: dict[str, Any]) -> str:
+    """The side of a row (benign, harmful, controversial), "unlabelled" for a bad label (reported
+    later, with its row)."""
+    try:
+        return parse_prompt_label(row.get("prompt_label"))
+    except UserError:
+        return "unlabelled"
+
+
 def _note_sides_cut(rows: list[dict[str, Any]], left_out: list[dict[str, Any]]) -> None:
     """Say so when ``--limit`` (the first N prompts, in the source's order) cut a whole side away:
     such a run reports no figure for that side, and an ordered benchmark loses it quickly."""
-
-    def side(row: dict[str, Any]) -> str:
-        try:
-            return parse_prompt_label(row.get("prompt_label"))
-        except UserError:
-            return "unlabelled"
-
-    kept = {side(r) for r in rows}
-    lost = Counter(side(r) for r in left_out if side(r) not in kept)
+    kept = {_side(r) for r in rows}
+    lost = Counter(_side(r) for r in left_out if _side(r) not in kept)
     if lost:
         sides = ", ".join(f"{n} {s}" for s, n in sorted(lost.items()))
         print(
