@@ -264,3 +264,14 @@ def test_a_limit_that_cuts_away_the_harmful_side_says_so(monkeypatch, xstest_cop
         len(XSTEST_SAFE_TYPES),
         len(XSTEST_UNSAFE_TYPES),
     )
+
+
+def test_every_benchmark_is_read_before_any_is_generated(monkeypatch, xstest_copy, tmp_path, capsys):
+    """A benchmark that cannot be read (here: no Hub access for phtest) stops the command
+    before the first benchmark's replies are generated, not after them."""
+    asked: list[str] = []
+    _scripted(monkeypatch, lambda prompt: asked.append(prompt) or REFUSE)
+    argv = ["--benchmark", "xstest,phtest", "--dataset", f"xstest={xstest_copy}"]
+    assert _eval(*argv, "--output-dir", str(tmp_path / "runs")) == 2
+    assert "Couldn't reach 'furonghuang-lab/PHTest' on the Hub" in capsys.readouterr().err
+    assert asked == [] and not (tmp_path / "runs" / "xstest").exists()

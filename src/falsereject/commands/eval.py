@@ -24,6 +24,7 @@ from falsereject.errors import UserError
 from falsereject.evaluation.benchmarks import benchmark_names, get_benchmark
 from falsereject.evaluation.harness import EvalConfig, run_eval
 from falsereject.evaluation.report import summary_table
+from falsereject.evaluation.selection import select
 from falsereject.judge import DEFAULT_JUDGE, JUDGES
 from falsereject.judge.base import LABELS
 from falsereject.llm import add_backend_arguments, backend_config_from_arguments
@@ -222,9 +223,12 @@ def run(args) -> int:
                 category_column=args.category_column,
             )
         ]
+    # every benchmark's prompts are read (and checked) before the first is generated: a bad
+    # column or an unreachable source in the last one must not surface after hours of work
+    selections = [select(config) for config in configs] if len(configs) > 1 else [None]
     reports = []
-    for config in configs:
-        report = run_eval(config)
+    for config, selected in zip(configs, selections, strict=True):
+        report = run_eval(config, selected)
         reports.append(report)
         if not args.json:
             _print(report)

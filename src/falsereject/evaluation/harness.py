@@ -269,11 +269,13 @@ def _source(datasets: list[dict[str, Any]], benchmark: dict[str, Any] | None) ->
     return out
 
 
-def run_eval(config: EvalConfig) -> dict[str, Any]:
-    """Run one evaluation; returns the report dict (also written to the run folder)."""
+def run_eval(config: EvalConfig, selected: tuple | None = None) -> dict[str, Any]:
+    """Run one evaluation; returns the report dict (also written to the run folder).
+    ``selected``: what :func:`~falsereject.evaluation.selection.select` gave for ``config``, when
+    the caller read the prompts already (several benchmarks are all read before any runs)."""
     from falsereject.evaluation.selection import select, warn_one_sided
 
-    rows, datasets, meta = select(config)
+    rows, datasets, meta = selected if selected is not None else select(config)
     warning = warn_one_sided(config, rows, meta)
     if warning:
         print(warning, file=sys.stderr)
