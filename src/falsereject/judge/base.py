@@ -39,7 +39,13 @@ Progress = Callable[[int], None]
 Prompt = str | Sequence[dict]
 
 #: how a chat transcript's roles are written when a judge reads it as text
-_ROLE_NAMES = {"system": "System", "developer": "System", "user": "User", "assistant": "Assistant", "tool": "Tool"}
+_ROLE_NAMES = {
+    "system": "System",
+    "developer": "System",
+    "user": "User",
+    "assistant": "Assistant",
+    "tool": "Tool",
+}
 
 
 def prompt_text(prompt: Prompt | None) -> str:
@@ -51,7 +57,9 @@ def prompt_text(prompt: Prompt | None) -> str:
     if prompt is None or isinstance(prompt, str):
         return prompt or ""
     if not isinstance(prompt, Sequence) or not prompt:
-        raise ValueError(f"a prompt is text or a non-empty list of chat messages, not {type(prompt).__name__}")
+        raise ValueError(
+            f"a prompt is text or a non-empty list of chat messages, not {type(prompt).__name__}"
+        )
     turns = []
     for i, message in enumerate(prompt):
         role = message.get("role") if isinstance(message, dict) else None
@@ -62,12 +70,16 @@ def prompt_text(prompt: Prompt | None) -> str:
             )
         content = message.get("content")
         if isinstance(content, list):  # content parts: the text ones, in order
-            content = "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+            content = "\n".join(
+                p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+            )
         if not isinstance(content, str):
             raise ValueError(f"chat message {i} of the prompt ({role}): its content is not text")
         turns.append(f"{_ROLE_NAMES[role]}: {content.strip()}")
     if not any(isinstance(m, dict) and m.get("role") == "user" for m in prompt):
-        raise ValueError("the prompt's chat messages hold no user message: there is no request to judge against")
+        raise ValueError(
+            "the prompt's chat messages hold no user message: there is no request to judge against"
+        )
     return "\n".join(turns)
 
 
