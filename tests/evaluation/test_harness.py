@@ -409,7 +409,9 @@ def test_eval_of_the_embedded_model_batches_on_transformers(monkeypatch, capsys,
 
     monkeypatch.setattr(llm_config, "default_provider", lambda model, base_url=None: "onnx")
     seen = []
-    monkeypatch.setattr(eval_command, "run_eval", lambda config: seen.append(config) or {"n": 0})
+    monkeypatch.setattr(
+        eval_command, "run_eval", lambda config, selected=None: seen.append(config) or {"n": 0}
+    )
     assert main(["eval", "--json", *argv]) == 0
     (config,) = seen
     assert (config.model.model, config.model.provider, config.model.batch_size) == (

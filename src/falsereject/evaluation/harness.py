@@ -11,7 +11,7 @@ contrast set), or of one named benchmark (``benchmark``: an entry of the registr
                         <think>, only a verdict), reasoning_stripped
     report.json         scores (benign and harmful sides, per category, 95% CIs, degenerate
                         rates), model, dataset version, generation params, judge (``name``:
-                        the judge with its version, e.g. ``keyword-v2``; ``kind``: the name
+                        the judge with its version, e.g. ``keyword-v3``; ``kind``: the name
                         it was chosen by), ``selection`` (``evaluated``: the prompts scored,
                         of ``available``, before --limit), timings, usage
                         and, for a named benchmark, ``benchmark`` (source, requested and
