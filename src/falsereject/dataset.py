@@ -175,6 +175,13 @@ def _quiet(logger_name: str) -> Iterator[None]:
         logger.setLevel(level)
 
 
+#: what to do when the Hub cannot be reached, in each harness that reads datasets
+LOCAL_COPY_HINT = (
+    "No Hub access here? Download a copy of the repository and give its folder instead "
+    '(falsereject eval --dataset DIR; lm_eval --metadata \'{"dataset": "DIR"}\'; inspect eval -T dataset=DIR)'
+)
+
+
 def read_split(
     path: str,
     config: str | None,
@@ -211,10 +218,7 @@ def read_split(
         except FileNotFoundError as exc:
             raise UserError(f"{where}: {str(exc)[:300]}") from None
         except ConnectionError as exc:  # datasets: no network, or offline mode and not in its cache
-            raise UserError(
-                f"{where}: {str(exc)[:200]}. No Hub access here? Download a copy of the repository "
-                "and pass its folder (--dataset DIR)"
-            ) from None
+            raise UserError(f"{where}: {str(exc)[:200]}. {LOCAL_COPY_HINT}") from None
         except DatasetGenerationError as exc:
             cause = exc.__cause__ or exc
             if "BatchSize must be greater than 0" in str(cause):  # pyarrow on a zero-row parquet file

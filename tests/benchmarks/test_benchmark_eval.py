@@ -228,8 +228,11 @@ def test_reasoning_is_stripped_before_judging_and_the_raw_reply_kept(monkeypatch
         (["--harmful-values", "unsafe"], "--harmful-values needs --label-column"),
         # the tests run offline: a Hub benchmark without a local copy says how to give one
         (["--benchmark", "xstest"], "Couldn't reach 'Paul/XSTest' on the Hub"),
-        (["--benchmark", "xstest"], "pass its folder (--dataset DIR)"),
-        (["--benchmark", "coconot-contrast"], "no Hub access? download a copy and pass --dataset DIR"),
+        (
+            ["--benchmark", "xstest"],
+            "give its folder instead (falsereject eval --dataset DIR; lm_eval --metadata",
+        ),
+        (["--benchmark", "coconot-contrast"], "No Hub access here? Download a copy of the repository"),
     ],
 )
 def test_clear_errors(argv, message, tmp_path, capsys):

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from falsereject.dataset import read_manifest, read_split, row_id
+from falsereject.dataset import LOCAL_COPY_HINT, read_manifest, read_split, row_id
 from falsereject.errors import UserError
 from falsereject.files import is_hub_id, json_sha256
 from falsereject.taxonomy import category_name, resolve
@@ -407,7 +407,7 @@ def _check_config(bench: Benchmark, part: Part, path: str, revision: str | None)
     except Exception as exc:  # noqa: BLE001 - network, missing repo, bad card
         raise UserError(
             f"benchmark {bench.name!r}: cannot open {path!r}: {type(exc).__name__}: {str(exc)[:200]}"
-            + (" (no Hub access? download a copy and pass --dataset DIR)" if not Path(path).exists() else "")
+            + (f". {LOCAL_COPY_HINT}" if not Path(path).exists() else "")
         ) from None
     if part.config not in names:
         raise UserError(
