@@ -31,7 +31,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from falsereject.judge import CLASSES, LABELS, get_judge
+from falsereject.judge import CLASSES, LABELS, get_judge, prompt_text
 from falsereject.judge.base import FULL, REFUSAL
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "src" / "falsereject" / "data"
@@ -194,6 +194,30 @@ def fitted(judge_name: str, set_name: str, shipped: bool, judge) -> str:
     return "rules written against it" if judge_name == "keyword" else ""
 
 
+def routing(sets: list[tuple[str, list[dict], bool]]) -> str:
+    """What the ensemble judge (mode "unsure") sends to its LLM: the share of rows the keyword
+    judge is unsure about, and how many of its binary errors are among them (the errors an LLM
+    judge gets a chance to fix)."""
+    from falsereject.judge.keyword import decide
+
+    lines = [
+        "## Keyword judge: rows the ensemble sends to its LLM (unsure)",
+        "",
+        "| set | rows | unsure (sent to the LLM) | binary errors | errors among the unsure |",
+        "|---|---|---|---|---|",
+    ]
+    for set_name, rows, _ in sets:
+        decisions = [decide(r["response"], prompt_text(r["prompt"])) for r in rows]
+        unsure = [not d.confident for d in decisions]
+        wrong = [(r["label"] == FULL) != (d.label == FULL) for r, d in zip(rows, decisions, strict=True)]
+        caught = sum(u and w for u, w in zip(unsure, wrong, strict=True))
+        share = f"{caught / sum(wrong):.2f}" if any(wrong) else "-"
+        lines.append(
+            f"| {set_name} | {len(rows)} | {sum(unsure) / len(rows):.2f} | {sum(wrong)} | {caught} ({share}) |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -275,6 +299,8 @@ def main() -> int:
         if backend is not None:
             backend.close()
     text = "## Judges on labelled sets\n\n" + "\n".join(summary) + "\n\n" + "\n".join(details)
+    if "keyword" in judges:
+        text += "\n\n" + routing(sets)
     print(text)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

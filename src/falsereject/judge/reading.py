@@ -229,6 +229,29 @@ def request_text(prompt: str) -> str:
     return (parts[-1] if len(parts) > 1 else prompt).strip().lower()
 
 
+#: words too common to say what a request is about (for :func:`relevance`)
+_COMMON = frozenset(
+    "the and but for with from into onto about over under what when where which while whom whose "
+    "why how who can could should would will shall may might must does did doing done have has had "
+    "having are was were been being not yes you your yours they them their this that these those "
+    "there here then than too very just also even still much many more most some any all each "
+    "other such only own same again ever really actually please need want like know tell give help "
+    "make made get got way ways thing things someone something anyone anything people person "
+    "say says said use used using work works best good better think look find time going".split()
+)
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def relevance(request: str, text: str) -> float:
+    """The share of the request's content words (their first five letters; common words left
+    out) found in the (lower-case) reply; 1.0 for a request with none. A reply that answers
+    usually reuses the request's words; one that talks about something else (a soft
+    deflection) mostly does not. Used only to mark a decision as unsure (K6), never to decide
+    a label. Substring tests, not the reply's words: cheap on long replies."""
+    asked = {w[:5] for w in _WORD.findall(request) if w not in _COMMON}
+    return sum(stem in text for stem in asked) / len(asked) if asked else 1.0
+
+
 @dataclass
 class Reading:
     """What the rules look at: the normalised reply, its typed sentences, the help in it."""
@@ -246,6 +269,11 @@ class Reading:
     def request(self) -> str:
         """The last user turn of the prompt, lower case."""
         return request_text(self.prompt)
+
+    @cached_property
+    def relevance(self) -> float:
+        """How much of the request's wording the reply takes up (:func:`relevance`)."""
+        return relevance(self.request, self.text)
 
     @property
     def first(self) -> tuple[str, str, str] | None:
