@@ -69,9 +69,7 @@ def select(config: EvalConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any
         in_split = len(part)
         for row in part:
             row["config"] = name
-        harmful_defined = harmful_defined or any(
-            str(r.get("prompt_label", "")).strip().lower() in ("harmful", "unsafe", "toxic") for r in part
-        )
+        harmful_defined = harmful_defined or any(_side(r) == "harmful" for r in part)
         k = config.per_category.get(name) if isinstance(config.per_category, dict) else config.per_category
         if k is not None:  # K of every category of every side (a part may hold both sides)
             by_cat: dict[Any, list[dict[str, Any]]] = {}
@@ -114,7 +112,7 @@ def _note_sides_cut(rows: list[dict[str, Any]], left_out: list[dict[str, Any]]) 
     """Say so when ``--limit`` (the first N prompts, in the source's order) cut a whole side away:
     such a run reports no figure for that side, and an ordered benchmark loses it quickly."""
     kept = {_side(r) for r in rows}
-    lost = Counter(_side(r) for r in left_out if _side(r) not in kept)
+    lost = Counter(side for side in map(_side, left_out) if side not in kept)
     if lost:
         sides = ", ".join(f"{n} {s}" for s, n in sorted(lost.items()))
         print(
